@@ -1,0 +1,48 @@
+# mojob: PGXS build, plus the two commands of the README (make demo, make test).
+
+EXTENSION    = mojob
+EXTVERSION   = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" mojob.control)
+MODULE_big   = mojob
+OBJS         = src/mojob.o src/state_graph.o src/guard.o src/history.o \
+               src/jobs.o src/args.o src/job_code.o
+DATA         = $(wildcard sql/mojob--*.sql)
+
+# Isolation specs live in test/specs, their expected output in test/expected.
+ISOLATION      = $(basename $(notdir $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --load-extension=btree_gist --load-extension=mojob
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The warnings CI builds with; a warning fails the build.
+WERROR_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
+
+.PHONY: deps test demo demo-stop bench
+
+# Install what is missing (Debian packages), as root or through sudo.
+deps:
+	scripts/deps.sh
+
+# Build with warnings as errors, install, run every suite on throwaway clusters.
+test: deps
+	$(MAKE) clean
+	$(MAKE) PG_CFLAGS='$(WERROR_CFLAGS)'
+	scripts/as-root.sh $(MAKE) install
+	scripts/test.sh
+
+# A throwaway server with mojob and a small broadcast facility.
+demo: deps
+	$(MAKE)
+	scripts/as-root.sh $(MAKE) install
+	scripts/demo.sh start
+
+demo-stop:
+	scripts/demo.sh stop
+
+bench: deps
+	$(MAKE)
+	scripts/as-root.sh $(MAKE) install
+	bench/run.sh
+
+EXTRA_CLEAN = output_iso tmp_check

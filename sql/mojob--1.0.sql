@@ -1,0 +1,435 @@
+-- mojob 1.0: the life cycle of media-operations jobs, enforced by the database.
+\echo Use "CREATE EXTENSION mojob" to load this file. \quit
+
+-- ---------------------------------------------------------------------
+-- Types
+-- ---------------------------------------------------------------------
+
+CREATE TYPE mojob.job_state AS ENUM
+    ('draft', 'tentative', 'confirmed', 'running', 'completed', 'canceled');
+COMMENT ON TYPE mojob.job_state IS
+    'The life cycle of a job; SELECT * FROM mojob.state_transitions shows how it moves';
+
+CREATE TYPE mojob.job_priority AS ENUM ('low', 'normal', 'high');
+COMMENT ON TYPE mojob.job_priority IS 'How much a job matters to the operators';
+
+-- ---------------------------------------------------------------------
+-- Settings
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION mojob.job_code_preview(pattern text, seq bigint DEFAULT 1,
+                                       at timestamptz DEFAULT NULL)
+RETURNS text
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mojob_job_code_preview';
+COMMENT ON FUNCTION mojob.job_code_preview(text, bigint, timestamptz) IS
+    'The job code a pattern gives for counter value seq on the date of at (default now()); raises 22023 for an invalid pattern';
+
+CREATE TABLE mojob.settings (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    default_pre_roll interval NOT NULL DEFAULT '0'
+        CHECK (default_pre_roll >= '0'),
+    default_post_roll interval NOT NULL DEFAULT '0'
+        CHECK (default_post_roll >= '0'),
+    default_state mojob.job_state NOT NULL DEFAULT 'draft'
+        CHECK (default_state IN ('draft', 'tentative')),
+    job_code_pattern text NOT NULL DEFAULT 'JOB-{seq:6}'
+        CHECK (mojob.job_code_preview(job_code_pattern) IS NOT NULL),
+    validation_horizon interval NOT NULL DEFAULT '60 minutes'
+        CHECK (validation_horizon >= '0'),
+    lock_timeout interval NOT NULL DEFAULT '15 minutes'
+        CHECK (lock_timeout > '0')
+);
+COMMENT ON TABLE mojob.settings IS
+    'mojob''s settings: one row, changed with UPDATE mojob.settings SET ...';
+COMMENT ON COLUMN mojob.settings.singleton IS 'Always true: the table has one row';
+COMMENT ON COLUMN mojob.settings.default_pre_roll IS
+    'Set-up time before start_at given to new jobs that name none';
+COMMENT ON COLUMN mojob.settings.default_post_roll IS
+    'Tear-down time after end_at given to new jobs that name none';
+COMMENT ON COLUMN mojob.settings.default_state IS
+    'The state new jobs are created in when none is named: draft or tentative';
+COMMENT ON COLUMN mojob.settings.job_code_pattern IS
+    'How job codes are made: {seq} or {seq:N} (the counter, N digits), {YYYY}, {MM}, {DD} (creation date, UTC)';
+COMMENT ON COLUMN mojob.settings.validation_horizon IS
+    'A draft or tentative job starting within this time shows the error NOT_CONFIRMED';
+COMMENT ON COLUMN mojob.settings.lock_timeout IS
+    'How long an edit lock taken with mojob.lock_job() lasts';
+
+INSERT INTO mojob.settings DEFAULT VALUES;
+
+-- One row, always: a restore (COPY of the dumped row) updates the row the
+-- extension made instead of adding a second; the row cannot be deleted.
+CREATE FUNCTION mojob.settings_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF EXISTS (SELECT FROM mojob.settings) THEN
+            UPDATE mojob.settings
+               SET default_pre_roll = NEW.default_pre_roll,
+                   default_post_roll = NEW.default_post_roll,
+                   default_state = NEW.default_state,
+                   job_code_pattern = NEW.job_code_pattern,
+                   validation_horizon = NEW.validation_horizon,
+                   lock_timeout = NEW.lock_timeout;
+            RETURN NULL;
+        END IF;
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'mojob.settings must keep its one row'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'mojob reads its settings from that row.',
+              HINT = 'Change settings with UPDATE mojob.settings SET ...';
+END
+$$;
+COMMENT ON FUNCTION mojob.settings_guard() IS
+    'Trigger keeping mojob.settings at exactly one row';
+
+CREATE TRIGGER settings_guard BEFORE INSERT OR DELETE ON mojob.settings
+    FOR EACH ROW EXECUTE FUNCTION mojob.settings_guard();
+CREATE TRIGGER settings_guard_truncate BEFORE TRUNCATE ON mojob.settings
+    FOR EACH STATEMENT EXECUTE FUNCTION mojob.settings_guard();
+
+-- ---------------------------------------------------------------------
+-- Resources and pools
+-- ---------------------------------------------------------------------
+
+CREATE SEQUENCE mojob.resource_id_seq;
+COMMENT ON SEQUENCE mojob.resource_id_seq IS 'Ids of mojob.resource';
+
+CREATE TABLE mojob.resource (
+    id bigint PRIMARY KEY DEFAULT nextval('mojob.resource_id_seq'),
+    name text NOT NULL UNIQUE CHECK (name <> ''),
+    concurrency integer NOT NULL DEFAULT 1 CHECK (concurrency >= 1),
+    capacity numeric CHECK (capacity >= 0),
+    capabilities text[] NOT NULL DEFAULT '{}',
+    enabled boolean NOT NULL DEFAULT true,
+    properties jsonb NOT NULL DEFAULT '{}'
+);
+ALTER SEQUENCE mojob.resource_id_seq OWNED BY mojob.resource.id;
+COMMENT ON TABLE mojob.resource IS
+    'What jobs book: studios, cameras, encoders, links, crews';
+COMMENT ON COLUMN mojob.resource.id IS 'The resource';
+COMMENT ON COLUMN mojob.resource.name IS 'Unique name';
+COMMENT ON COLUMN mojob.resource.concurrency IS
+    'How many jobs may hold the resource at the same instant';
+COMMENT ON COLUMN mojob.resource.capacity IS
+    'The most that the amounts of the jobs holding it at one instant may add up to; NULL = unlimited';
+COMMENT ON COLUMN mojob.resource.capabilities IS
+    'Qualities a pool node may require, such as ''uhd''';
+COMMENT ON COLUMN mojob.resource.enabled IS
+    'A disabled resource cannot be reserved; jobs using it show RESOURCE_UNAVAILABLE';
+COMMENT ON COLUMN mojob.resource.properties IS 'Free metadata';
+
+CREATE SEQUENCE mojob.pool_id_seq;
+COMMENT ON SEQUENCE mojob.pool_id_seq IS 'Ids of mojob.pool';
+
+CREATE TABLE mojob.pool (
+    id bigint PRIMARY KEY DEFAULT nextval('mojob.pool_id_seq'),
+    name text NOT NULL UNIQUE CHECK (name <> '')
+);
+ALTER SEQUENCE mojob.pool_id_seq OWNED BY mojob.pool.id;
+COMMENT ON TABLE mojob.pool IS 'A named group of interchangeable resources';
+COMMENT ON COLUMN mojob.pool.id IS 'The pool';
+COMMENT ON COLUMN mojob.pool.name IS 'Unique name';
+
+CREATE TABLE mojob.pool_member (
+    pool_id bigint NOT NULL REFERENCES mojob.pool ON DELETE CASCADE,
+    resource_id bigint NOT NULL REFERENCES mojob.resource ON DELETE CASCADE,
+    PRIMARY KEY (pool_id, resource_id)
+);
+CREATE INDEX ON mojob.pool_member (resource_id);
+COMMENT ON TABLE mojob.pool_member IS
+    'Which resources are in which pools; a resource may be in several';
+COMMENT ON COLUMN mojob.pool_member.pool_id IS 'The pool';
+COMMENT ON COLUMN mojob.pool_member.resource_id IS 'A resource in it';
+
+-- ---------------------------------------------------------------------
+-- Jobs
+-- ---------------------------------------------------------------------
+
+CREATE SEQUENCE mojob.job_id_seq;
+COMMENT ON SEQUENCE mojob.job_id_seq IS 'Ids of mojob.job';
+CREATE SEQUENCE mojob.job_code_seq;
+COMMENT ON SEQUENCE mojob.job_code_seq IS
+    'The counter {seq} of mojob.settings.job_code_pattern';
+
+CREATE TABLE mojob.job (
+    id bigint PRIMARY KEY DEFAULT nextval('mojob.job_id_seq'),
+    code text NOT NULL UNIQUE,
+    name text NOT NULL CHECK (name <> ''),
+    description text,
+    priority mojob.job_priority NOT NULL DEFAULT 'normal',
+    state mojob.job_state NOT NULL,
+    pre_roll_start timestamptz NOT NULL,
+    start_at timestamptz NOT NULL,
+    end_at timestamptz NOT NULL,
+    post_roll_end timestamptz NOT NULL,
+    canceled_at timestamptz,
+    cancel_reason text,
+    owner text,
+    properties jsonb NOT NULL DEFAULT '{}',
+    version bigint NOT NULL DEFAULT 1,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    locked_by text,
+    locked_until timestamptz,
+    CONSTRAINT job_window_order CHECK
+        (pre_roll_start <= start_at AND start_at < end_at AND end_at <= post_roll_end),
+    CONSTRAINT job_window_finite CHECK
+        (isfinite(pre_roll_start) AND isfinite(post_roll_end)),
+    CONSTRAINT job_canceled_at CHECK ((state = 'canceled') = (canceled_at IS NOT NULL)),
+    CONSTRAINT job_lock CHECK ((locked_by IS NULL) = (locked_until IS NULL))
+);
+ALTER SEQUENCE mojob.job_id_seq OWNED BY mojob.job.id;
+
+COMMENT ON TABLE mojob.job IS
+    'Jobs: a match, a show, a feed, booking resources for a window of time. Every write is checked by the trigger zz_mojob_guard';
+COMMENT ON COLUMN mojob.job.id IS 'The job';
+COMMENT ON COLUMN mojob.job.code IS
+    'Unique code made from mojob.settings.job_code_pattern when the job is created; never changes';
+COMMENT ON COLUMN mojob.job.name IS 'Title, not unique (metadata)';
+COMMENT ON COLUMN mojob.job.description IS 'Free text (metadata)';
+COMMENT ON COLUMN mojob.job.priority IS 'low, normal or high (metadata)';
+COMMENT ON COLUMN mojob.job.state IS
+    'Where the job is in its life cycle; changes only along mojob.state_transitions';
+COMMENT ON COLUMN mojob.job.pre_roll_start IS
+    'Set-up begins: the resources are held from here';
+COMMENT ON COLUMN mojob.job.start_at IS 'The job begins: a confirmed job starts running';
+COMMENT ON COLUMN mojob.job.end_at IS 'The job ends: a running job completes';
+COMMENT ON COLUMN mojob.job.post_roll_end IS
+    'Tear-down ends: the resources are held until here (exclusive)';
+COMMENT ON COLUMN mojob.job.canceled_at IS 'When the job was canceled (set by mojob)';
+COMMENT ON COLUMN mojob.job.cancel_reason IS 'Why it was canceled, as given to mojob.cancel()';
+COMMENT ON COLUMN mojob.job.owner IS 'Who is responsible for the job (metadata)';
+COMMENT ON COLUMN mojob.job.properties IS 'Free metadata; changes no logic';
+COMMENT ON COLUMN mojob.job.version IS 'Starts at 1, bumped by every change to the row (set by mojob)';
+COMMENT ON COLUMN mojob.job.created_at IS 'When the job was created (set by mojob)';
+COMMENT ON COLUMN mojob.job.created_by IS
+    'Who created it: mojob.actor, else session_user (set by mojob)';
+COMMENT ON COLUMN mojob.job.updated_at IS 'When the row last changed (set by mojob)';
+COMMENT ON COLUMN mojob.job.locked_by IS 'Who holds the edit lock, if anyone';
+COMMENT ON COLUMN mojob.job.locked_until IS 'When the edit lock lapses';
+
+-- Due times, found by the scheduler and mojob.advance() without a scan.
+CREATE INDEX job_start_due ON mojob.job (start_at) WHERE state = 'confirmed';
+CREATE INDEX job_end_due ON mojob.job (end_at) WHERE state = 'running';
+CREATE INDEX job_window ON mojob.job (start_at, end_at);
+
+CREATE FUNCTION mojob.job_guard() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_job_guard';
+COMMENT ON FUNCTION mojob.job_guard() IS
+    'Trigger enforcing the life cycle on every INSERT, UPDATE and DELETE of mojob.job';
+
+CREATE FUNCTION mojob.job_flush() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_job_flush';
+COMMENT ON FUNCTION mojob.job_flush() IS
+    'Statement trigger writing the history rows of the transitions a statement made';
+
+-- Named to sort last, so it sees the row as the other BEFORE triggers left it.
+CREATE TRIGGER zz_mojob_guard BEFORE INSERT OR UPDATE OR DELETE ON mojob.job
+    FOR EACH ROW EXECUTE FUNCTION mojob.job_guard();
+CREATE TRIGGER zz_mojob_flush AFTER INSERT OR UPDATE OR DELETE ON mojob.job
+    FOR EACH STATEMENT EXECUTE FUNCTION mojob.job_flush();
+
+-- ---------------------------------------------------------------------
+-- Nodes: the resources a job uses
+-- ---------------------------------------------------------------------
+
+CREATE SEQUENCE mojob.job_resource_id_seq;
+COMMENT ON SEQUENCE mojob.job_resource_id_seq IS 'Ids of mojob.job_resource';
+
+CREATE TABLE mojob.job_resource (
+    id bigint PRIMARY KEY DEFAULT nextval('mojob.job_resource_id_seq'),
+    job_id bigint NOT NULL REFERENCES mojob.job ON DELETE CASCADE,
+    resource_id bigint REFERENCES mojob.resource,
+    pool_id bigint REFERENCES mojob.pool,
+    alias text,
+    amount numeric NOT NULL DEFAULT 0 CHECK (amount >= 0),
+    required_capabilities text[] NOT NULL DEFAULT '{}',
+    held_from timestamptz,
+    held_until timestamptz,
+    CONSTRAINT job_resource_once UNIQUE (job_id, resource_id),
+    CONSTRAINT job_resource_what CHECK (resource_id IS NOT NULL OR pool_id IS NOT NULL),
+    CONSTRAINT job_resource_held CHECK (held_from < held_until)
+);
+ALTER SEQUENCE mojob.job_resource_id_seq OWNED BY mojob.job_resource.id;
+CREATE INDEX ON mojob.job_resource (resource_id);
+CREATE INDEX job_resource_unresolved ON mojob.job_resource (job_id) WHERE resource_id IS NULL;
+COMMENT ON TABLE mojob.job_resource IS
+    'A job''s nodes: the resources it uses, or pool slots still to be filled';
+COMMENT ON COLUMN mojob.job_resource.id IS 'The node';
+COMMENT ON COLUMN mojob.job_resource.job_id IS 'The job';
+COMMENT ON COLUMN mojob.job_resource.resource_id IS
+    'The resource; NULL for a pool node not yet resolved';
+COMMENT ON COLUMN mojob.job_resource.pool_id IS 'The pool a pool node is filled from';
+COMMENT ON COLUMN mojob.job_resource.alias IS 'The node''s role in the job, such as ''main camera''';
+COMMENT ON COLUMN mojob.job_resource.amount IS 'Capacity of the resource the node uses';
+COMMENT ON COLUMN mojob.job_resource.required_capabilities IS
+    'Capabilities a resource must have to fill the node';
+COMMENT ON COLUMN mojob.job_resource.held_from IS
+    'When the node starts holding its resource; NULL = the job''s pre_roll_start';
+COMMENT ON COLUMN mojob.job_resource.held_until IS
+    'When the node stops holding its resource; NULL = the job''s post_roll_end';
+
+-- ---------------------------------------------------------------------
+-- History
+-- ---------------------------------------------------------------------
+
+CREATE SEQUENCE mojob.job_event_id_seq;
+COMMENT ON SEQUENCE mojob.job_event_id_seq IS 'Ids of mojob.job_event';
+
+CREATE TABLE mojob.job_event (
+    id bigint PRIMARY KEY DEFAULT nextval('mojob.job_event_id_seq'),
+    job_id bigint NOT NULL,
+    from_state mojob.job_state NOT NULL,
+    to_state mojob.job_state NOT NULL,
+    at timestamptz NOT NULL,
+    by_user text NOT NULL,
+    cause text NOT NULL CHECK (cause IN ('user', 'time')),
+    reason text
+);
+ALTER SEQUENCE mojob.job_event_id_seq OWNED BY mojob.job_event.id;
+CREATE INDEX ON mojob.job_event (job_id, id);
+COMMENT ON TABLE mojob.job_event IS
+    'History: one row per state transition, written by mojob; kept when the job is deleted';
+COMMENT ON COLUMN mojob.job_event.id IS 'Increasing: orders the transitions';
+COMMENT ON COLUMN mojob.job_event.job_id IS 'The job (which may since have been deleted)';
+COMMENT ON COLUMN mojob.job_event.from_state IS 'State before';
+COMMENT ON COLUMN mojob.job_event.to_state IS 'State after';
+COMMENT ON COLUMN mojob.job_event.at IS
+    'Clock time at which the transition was made (not the due time: lateness can be read from it)';
+COMMENT ON COLUMN mojob.job_event.by_user IS 'The acting user: mojob.actor, else session_user';
+COMMENT ON COLUMN mojob.job_event.cause IS 'user (a function or an UPDATE) or time (start or end reached)';
+COMMENT ON COLUMN mojob.job_event.reason IS 'The cancel reason, for cancellations';
+
+CREATE FUNCTION mojob.event_guard() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_event_guard';
+COMMENT ON FUNCTION mojob.event_guard() IS
+    'Statement trigger letting only mojob (and the table owner) write mojob.job_event';
+CREATE TRIGGER mojob_event_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON mojob.job_event FOR EACH STATEMENT EXECUTE FUNCTION mojob.event_guard();
+
+-- ---------------------------------------------------------------------
+-- The state graph
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION mojob.state_graph(OUT from_state mojob.job_state, OUT to_state mojob.job_state,
+                                  OUT cause text, OUT function text)
+RETURNS SETOF record
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 9
+AS 'MODULE_PATHNAME', 'mojob_state_graph';
+COMMENT ON FUNCTION mojob.state_graph() IS
+    'The transition table compiled into mojob, the one the trigger checks';
+
+CREATE VIEW mojob.state_transitions AS
+    SELECT from_state, to_state, cause, function FROM mojob.state_graph();
+COMMENT ON VIEW mojob.state_transitions IS
+    'Every allowed transition and what makes it; read from the same C table the trigger checks';
+COMMENT ON COLUMN mojob.state_transitions.from_state IS 'State before';
+COMMENT ON COLUMN mojob.state_transitions.to_state IS 'State after';
+COMMENT ON COLUMN mojob.state_transitions.cause IS 'user or time';
+COMMENT ON COLUMN mojob.state_transitions.function IS 'The call that makes it';
+
+CREATE FUNCTION mojob.state_color(mojob.job_state) RETURNS text
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mojob_state_color';
+COMMENT ON FUNCTION mojob.state_color(mojob.job_state) IS
+    'The colour a state is drawn in, as #RRGGBB';
+
+CREATE FUNCTION mojob.state_board(mojob.job_state) RETURNS text
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mojob_state_board';
+COMMENT ON FUNCTION mojob.state_board(mojob.job_state) IS
+    'The ops board column a state is shown in: active, upcoming or completed; NULL for canceled';
+
+-- ---------------------------------------------------------------------
+-- Job functions
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION mojob.create_job(name text, start_at timestamptz, end_at timestamptz,
+                                 pre_roll interval DEFAULT NULL, post_roll interval DEFAULT NULL,
+                                 state mojob.job_state DEFAULT NULL, resources bigint[] DEFAULT '{}',
+                                 description text DEFAULT NULL,
+                                 priority mojob.job_priority DEFAULT 'normal',
+                                 properties jsonb DEFAULT '{}')
+RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_create_job';
+COMMENT ON FUNCTION mojob.create_job(text, timestamptz, timestamptz, interval, interval,
+                                     mojob.job_state, bigint[], text, mojob.job_priority, jsonb) IS
+    'Create a job in draft (or tentative, by state or mojob.settings.default_state) using the given resources; NULL rolls take the settings'' defaults';
+
+CREATE FUNCTION mojob.create_job_for_resource(resource bigint, name text, start_at timestamptz,
+                                              end_at timestamptz, pre_roll interval DEFAULT NULL,
+                                              post_roll interval DEFAULT NULL)
+RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_create_job_for_resource';
+COMMENT ON FUNCTION mojob.create_job_for_resource(bigint, text, timestamptz, timestamptz,
+                                                  interval, interval) IS
+    'Create a tentative job holding one resource, as from a row of the resource view';
+
+CREATE FUNCTION mojob.reserve(job bigint) RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_reserve';
+COMMENT ON FUNCTION mojob.reserve(bigint) IS
+    'draft -> tentative: reserve the job''s resources';
+
+CREATE FUNCTION mojob.confirm(job bigint) RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_confirm';
+COMMENT ON FUNCTION mojob.confirm(bigint) IS
+    'tentative -> confirmed; a job whose start has passed runs at once';
+
+CREATE FUNCTION mojob.unconfirm(job bigint) RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_unconfirm';
+COMMENT ON FUNCTION mojob.unconfirm(bigint) IS 'confirmed -> tentative';
+
+CREATE FUNCTION mojob.start(job bigint) RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_start';
+COMMENT ON FUNCTION mojob.start(bigint) IS
+    'confirmed -> running now: start_at moves to now() if it was later';
+
+CREATE FUNCTION mojob.stop(job bigint) RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_stop';
+COMMENT ON FUNCTION mojob.stop(bigint) IS
+    'running -> completed now: end_at moves to now() if it was later, the post-roll keeps its length';
+
+CREATE FUNCTION mojob.cancel(job bigint, reason text DEFAULT NULL) RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_cancel';
+COMMENT ON FUNCTION mojob.cancel(bigint, text) IS
+    'tentative or confirmed -> canceled: release the resources, record the reason';
+
+CREATE FUNCTION mojob.reschedule(job bigint, start_at timestamptz, end_at timestamptz,
+                                 pre_roll interval DEFAULT NULL, post_roll interval DEFAULT NULL)
+RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_reschedule';
+COMMENT ON FUNCTION mojob.reschedule(bigint, timestamptz, timestamptz, interval, interval) IS
+    'Move a job''s window; a NULL roll keeps the job''s current roll length';
+
+CREATE FUNCTION mojob.delete_job(job bigint) RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_delete_job';
+COMMENT ON FUNCTION mojob.delete_job(bigint) IS
+    'Delete a draft, completed or canceled job; its history stays';
+
+CREATE FUNCTION mojob.advance(at timestamptz DEFAULT now()) RETURNS integer
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_advance';
+COMMENT ON FUNCTION mojob.advance(timestamptz) IS
+    'Make every time transition due at "at" (start and end reached); returns how many were made';
+
+-- ---------------------------------------------------------------------
+-- Dump: user data is saved by pg_dump
+-- ---------------------------------------------------------------------
+
+SELECT pg_catalog.pg_extension_config_dump('mojob.settings', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.resource', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.resource_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.pool', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.pool_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.pool_member', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.job', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.job_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.job_code_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.job_resource', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.job_resource_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.job_event', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.job_event_id_seq', '');

@@ -1,0 +1,160 @@
+/*
+ * args.c
+ *		Checking the arguments of mojob's SQL functions.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "mojob.h"
+#include "args.h"
+
+static void
+refuse_null(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s must not be null", name),
+			 errhint("mojob's functions refuse NULL where they need a value; pass one.")));
+}
+
+int64
+mojob_arg_id(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		refuse_null(name);
+	return PG_GETARG_INT64(argno);
+}
+
+void
+mojob_check_finite(TimestampTz t, const char *name)
+{
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite timestamp", name),
+				 errdetail("It is %s.", TIMESTAMP_IS_NOBEGIN(t) ? "-infinity" : "infinity"),
+				 errhint("Jobs take place at real instants; give one.")));
+}
+
+TimestampTz
+mojob_arg_time(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	TimestampTz t;
+
+	if (PG_ARGISNULL(argno))
+		refuse_null(name);
+	t = PG_GETARG_TIMESTAMPTZ(argno);
+	mojob_check_finite(t, name);
+	return t;
+}
+
+/* A pre- or post-roll: NULL means "the default", negative is refused. */
+Interval *
+mojob_arg_roll(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	Interval   *roll;
+	Interval	zero = {0};
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	roll = PG_GETARG_INTERVAL_P(argno);
+#ifdef INTERVAL_NOT_FINITE
+	if (INTERVAL_NOT_FINITE(roll))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be finite", name)));
+#endif
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, PointerGetDatum(roll),
+										  PointerGetDatum(&zero))) < 0 ||
+		roll->time < 0 || roll->day < 0 || roll->month < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", name),
+				 errdetail("It is %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, PointerGetDatum(roll)))),
+				 errhint("A roll is set-up or tear-down time added around the job: give '0' or more.")));
+	return roll;
+}
+
+/* A job's name: not NULL and not empty. */
+Datum
+mojob_arg_name(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		refuse_null(name);
+	if (VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(argno)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", name),
+				 errhint("Give the job a name an operator will recognise.")));
+	return PG_GETARG_DATUM(argno);
+}
+
+Datum
+mojob_arg_datum(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		refuse_null(name);
+	return PG_GETARG_DATUM(argno);
+}
+
+/* An array of ids: one dimension, no NULLs, no id twice. */
+ArrayType *
+mojob_arg_ids(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	ArrayType  *arr;
+	Datum	   *ids;
+	bool	   *nulls;
+	int			n;
+
+	if (PG_ARGISNULL(argno))
+		refuse_null(name);
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", name)));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ids, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain NULL", name),
+					 errdetail("Element %d is NULL.", i + 1)));
+		for (int k = 0; k < i; k++)
+			if (DatumGetInt64(ids[k]) == DatumGetInt64(ids[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s must not name a resource twice", name),
+						 errdetail("Resource " INT64_FORMAT " is at positions %d and %d.",
+								   DatumGetInt64(ids[i]), k + 1, i + 1),
+						 errhint("One resource serves at most one node of a job.")));
+	}
+	return arr;
+}
+
+void
+mojob_check_window(TimestampTz start_at, TimestampTz end_at)
+{
+	if (end_at <= start_at)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("end_at must be after start_at"),
+				 errdetail("start_at is %s and end_at is %s.",
+						   mojob_timestamp_text(start_at), mojob_timestamp_text(end_at)),
+				 errhint("A job lasts a positive time; the window is [start_at, end_at).")));
+}
+
+void
+mojob_not_found(const char *kind, int64 id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_MOJOB_NOT_FOUND),
+			 errmsg("%s " INT64_FORMAT " does not exist", kind, id),
+			 errhint("Look it up in mojob.%s.", strcmp(kind, "job") == 0 ? "job_search" :
+					 strcmp(kind, "node") == 0 ? "job_resource" : kind)));
+}

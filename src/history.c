@@ -1,0 +1,281 @@
+/*
+ * history.c
+ *		One mojob.job_event row and one NOTIFY per state transition.
+ *
+ * The guard trigger records each transition here as it makes it; the rows
+ * are written by the statement-level trigger zz_mojob_flush at the end of
+ * the statement, with one INSERT for the whole statement, so that a bulk
+ * UPDATE of many jobs costs one insert rather than one per row.  The
+ * NOTIFY is queued at once and delivered by PostgreSQL at commit.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "mojob.h"
+
+PG_FUNCTION_INFO_V1(mojob_job_flush);
+PG_FUNCTION_INFO_V1(mojob_event_guard);
+
+typedef struct MojobEvent
+{
+	int64		job_id;
+	TimestampTz at;
+	MojobState	from;
+	MojobState	to;
+	MojobCause	cause;
+	SubTransactionId subid;
+	const char *by_user;
+	const char *reason;
+} MojobEvent;
+
+/* Transitions made by the current statement(s), not yet written. */
+static MojobEvent *events = NULL;
+static int	nevents = 0;
+static int	maxevents = 0;
+
+/* The acting user of the last event, shared by the events that follow. */
+static char *last_actor = NULL;
+
+/* True while mojob itself writes mojob.job_event. */
+bool		mojob_history_writing = false;
+
+static MojobPlan insert_plan;
+
+bool
+mojob_history_pending(void)
+{
+	return nevents > 0;
+}
+
+/* Forget everything at the end of a transaction; the memory goes with it. */
+void
+mojob_history_xact_end(void)
+{
+	events = NULL;
+	nevents = 0;
+	maxevents = 0;
+	last_actor = NULL;
+	mojob_history_writing = false;
+}
+
+/* Drop the events of an aborted subtransaction and of those inside it. */
+void
+mojob_history_subxact_abort(SubTransactionId subid)
+{
+	while (nevents > 0 && events[nevents - 1].subid >= subid)
+		nevents--;
+	mojob_history_writing = false;
+}
+
+/*
+ * Record one transition of job job_id: queue its history row and send its
+ * NOTIFY.  "at" is the clock time now, when the transition is made.
+ */
+void
+mojob_history_record(int64 job_id, const char *code,
+					 MojobState from, MojobState to,
+					 MojobCause cause, const char *reason)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	MojobEvent *ev;
+	char	   *actor = mojob_actor();
+	char		atbuf[MAXDATELEN + 1];
+	StringInfoData payload;
+	int			utc = 0;
+
+	if (nevents == maxevents)
+	{
+		maxevents = maxevents == 0 ? 64 : maxevents * 2;
+		events = events == NULL
+			? palloc(sizeof(MojobEvent) * maxevents)
+			: repalloc_huge(events, sizeof(MojobEvent) * maxevents);
+	}
+	if (last_actor == NULL || strcmp(last_actor, actor) != 0)
+		last_actor = actor;
+	else
+		pfree(actor);
+
+	ev = &events[nevents++];
+	ev->job_id = job_id;
+	ev->at = GetCurrentTimestamp();
+	ev->from = from;
+	ev->to = to;
+	ev->cause = cause;
+	ev->subid = GetCurrentSubTransactionId();
+	ev->by_user = last_actor;
+	ev->reason = reason ? pstrdup(reason) : NULL;
+	MemoryContextSwitchTo(old);
+
+	/* {"job": id, "code": ..., "from": ..., "to": ..., "at": ...} */
+	initStringInfo(&payload);
+	appendStringInfo(&payload, "{\"job\": " INT64_FORMAT ", \"code\": ", job_id);
+	escape_json(&payload, code);
+	appendStringInfo(&payload, ", \"from\": \"%s\", \"to\": \"%s\", \"at\": \"%s\"}",
+					 mojob_states[from].name, mojob_states[to].name,
+					 JsonEncodeDateTime(atbuf, TimestampTzGetDatum(ev->at),
+										TIMESTAMPTZOID, &utc));
+	Async_Notify("mojob", payload.data);
+	pfree(payload.data);
+}
+
+/* Write the queued history rows with one INSERT. */
+void
+mojob_history_flush(void)
+{
+	static const char *sql =
+		"INSERT INTO mojob.job_event "
+		"(job_id, from_state, to_state, at, by_user, cause, reason) "
+		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7))";
+	const MojobCatalog *c;
+	Oid			argtypes[7];
+	Datum		args[7];
+	Datum	   *ids,
+			   *froms,
+			   *tos,
+			   *ats,
+			   *users,
+			   *causes,
+			   *reasons;
+	bool	   *reason_nulls;
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			n = nevents;
+	text	   *cause_text[2];
+	int			ret;
+
+	if (n == 0)
+		return;
+
+	c = mojob_catalog();
+	argtypes[0] = INT8ARRAYOID;
+	argtypes[1] = c->state_array_type;
+	argtypes[2] = c->state_array_type;
+	argtypes[3] = TIMESTAMPTZARRAYOID;
+	argtypes[4] = TEXTARRAYOID;
+	argtypes[5] = TEXTARRAYOID;
+	argtypes[6] = TEXTARRAYOID;
+
+	ids = palloc(sizeof(Datum) * n);
+	froms = palloc(sizeof(Datum) * n);
+	tos = palloc(sizeof(Datum) * n);
+	ats = palloc(sizeof(Datum) * n);
+	users = palloc(sizeof(Datum) * n);
+	causes = palloc(sizeof(Datum) * n);
+	reasons = palloc(sizeof(Datum) * n);
+	reason_nulls = palloc(sizeof(bool) * n);
+	cause_text[MJ_CAUSE_USER] = cstring_to_text("user");
+	cause_text[MJ_CAUSE_TIME] = cstring_to_text("time");
+
+	{
+		const char *prev_user = NULL;
+		Datum		prev_user_text = (Datum) 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			MojobEvent *ev = &events[i];
+
+			ids[i] = Int64GetDatum(ev->job_id);
+			froms[i] = ObjectIdGetDatum(c->state_oid[ev->from]);
+			tos[i] = ObjectIdGetDatum(c->state_oid[ev->to]);
+			ats[i] = TimestampTzGetDatum(ev->at);
+			if (ev->by_user != prev_user)
+			{
+				prev_user = ev->by_user;
+				prev_user_text = CStringGetTextDatum(ev->by_user);
+			}
+			users[i] = prev_user_text;
+			causes[i] = PointerGetDatum(cause_text[ev->cause]);
+			reason_nulls[i] = ev->reason == NULL;
+			reasons[i] = ev->reason ? CStringGetTextDatum(ev->reason) : (Datum) 0;
+		}
+	}
+
+	dims[0] = n;
+	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(froms, n, c->state_type, 4, true, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(tos, n, c->state_type, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(ats, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(users, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(construct_array(causes, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[6] = PointerGetDatum(construct_md_array(reasons, reason_nulls, 1, dims, lbs,
+												 TEXTOID, -1, false, TYPALIGN_INT));
+
+	/* The rows are taken: a failure below aborts the statement anyway. */
+	nevents = 0;
+
+	mojob_spi_connect();
+	mojob_history_writing = true;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(mojob_plan(&insert_plan, sql, 7, argtypes),
+							   args, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "writing mojob.job_event failed: %s",
+				 SPI_result_code_string(ret));
+	}
+	PG_FINALLY();
+	{
+		mojob_history_writing = false;
+	}
+	PG_END_TRY();
+	mojob_spi_finish();
+}
+
+/*
+ * Statement trigger zz_mojob_flush: AFTER INSERT OR UPDATE OR DELETE ON
+ * mojob.job FOR EACH STATEMENT.  Writes the history of the statement.
+ */
+Datum
+mojob_job_flush(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mojob_job_flush must be fired AFTER ... FOR EACH STATEMENT")));
+
+	mojob_history_flush();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Statement trigger on mojob.job_event: history is written by mojob alone.
+ * The tables' owner and superusers may still write it (a restore, a purge).
+ */
+Datum
+mojob_event_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mojob_event_guard must be fired BEFORE ... FOR EACH STATEMENT")));
+
+	if (!mojob_history_writing &&
+		!mojob_is_privileged(RelationGetRelid(trigdata->tg_relation)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("mojob.job_event is written by mojob only"),
+				 errdetail("The history records the transitions mojob made; it cannot be changed by hand."),
+				 errhint("Change the job instead (mojob.reserve(), mojob.cancel() ...); its history follows.")));
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,128 @@
+/*
+ * job_code.c
+ *		Job codes made from mojob.settings.job_code_pattern.
+ *
+ * A pattern is text with placeholders: {seq} or {seq:N} (the job-code
+ * counter, zero-padded to N digits), and {YYYY}, {MM}, {DD} (the creation
+ * date in UTC).  Any other text is copied.  A pattern must contain the
+ * counter, so that codes are unique.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+
+#include "mojob.h"
+
+PG_FUNCTION_INFO_V1(mojob_job_code_preview);
+
+static void
+bad_pattern(const char *pattern, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid job code pattern \"%s\"", pattern),
+			 errdetail("%s", why),
+			 errhint("Use text with the placeholders {seq}, {seq:N} (N digits, 1 to 18), {YYYY}, {MM} and {DD}, "
+					 "for example 'JOB-{seq:6}'.")));
+}
+
+/*
+ * The code for counter value seq created at the given instant.  Raises
+ * 22023 for a pattern that is not valid.
+ */
+char *
+mojob_format_code(const char *pattern, int64 seq, TimestampTz created)
+{
+	StringInfoData buf;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	bool		has_seq = false;
+	const char *p = pattern;
+
+	if (timestamp2tm(created, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		const char *close;
+		int			len;
+
+		if (*p != '{')
+		{
+			appendStringInfoChar(&buf, *p++);
+			continue;
+		}
+		close = strchr(p, '}');
+		if (close == NULL)
+			bad_pattern(pattern, "A \"{\" is not closed by \"}\".");
+		len = close - p - 1;
+
+		if (len == 4 && strncmp(p + 1, "YYYY", 4) == 0)
+			appendStringInfo(&buf, "%04d", tm.tm_year);
+		else if (len == 2 && strncmp(p + 1, "MM", 2) == 0)
+			appendStringInfo(&buf, "%02d", tm.tm_mon);
+		else if (len == 2 && strncmp(p + 1, "DD", 2) == 0)
+			appendStringInfo(&buf, "%02d", tm.tm_mday);
+		else if (len == 3 && strncmp(p + 1, "seq", 3) == 0)
+		{
+			appendStringInfo(&buf, INT64_FORMAT, seq);
+			has_seq = true;
+		}
+		else if (len > 4 && strncmp(p + 1, "seq:", 4) == 0)
+		{
+			int			width = 0;
+
+			for (const char *d = p + 5; d < close; d++)
+			{
+				if (*d < '0' || *d > '9' || width > 18)
+					bad_pattern(pattern, "The width of {seq:N} must be a number from 1 to 18.");
+				width = width * 10 + (*d - '0');
+			}
+			if (width < 1 || width > 18)
+				bad_pattern(pattern, "The width of {seq:N} must be a number from 1 to 18.");
+			appendStringInfo(&buf, "%0*lld", width, (long long) seq);
+			has_seq = true;
+		}
+		else
+			bad_pattern(pattern,
+						psprintf("\"%.*s\" is not a placeholder.", len + 2, p));
+		p = close + 1;
+	}
+	if (!has_seq)
+		bad_pattern(pattern, "The pattern has no {seq} placeholder, so codes would not be unique.");
+	return buf.data;
+}
+
+/*
+ * mojob.job_code_preview(pattern, seq, at): the code a job would get.
+ * Also validates patterns stored in mojob.settings.
+ */
+Datum
+mojob_job_code_preview(PG_FUNCTION_ARGS)
+{
+	char	   *pattern;
+	int64		seq;
+	TimestampTz at;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pattern must not be null"),
+				 errhint("Pass a pattern such as 'JOB-{seq:6}'.")));
+	pattern = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	seq = PG_ARGISNULL(1) ? 1 : PG_GETARG_INT64(1);
+	at = PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("at must be a finite timestamp")));
+	PG_RETURN_TEXT_P(cstring_to_text(mojob_format_code(pattern, seq, at)));
+}

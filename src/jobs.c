@@ -1,0 +1,476 @@
+/*
+ * jobs.c
+ *		SQL-callable functions of the job life cycle.
+ *
+ * Each function checks its arguments, then writes mojob.job with one
+ * statement; the guard trigger (guard.c) does the rest, exactly as it does
+ * for a plain UPDATE from psql.  No function is STRICT: a NULL argument is
+ * refused with 22023 rather than silently returning NULL.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "mojob.h"
+#include "args.h"
+
+PG_FUNCTION_INFO_V1(mojob_create_job);
+PG_FUNCTION_INFO_V1(mojob_create_job_for_resource);
+PG_FUNCTION_INFO_V1(mojob_reserve);
+PG_FUNCTION_INFO_V1(mojob_confirm);
+PG_FUNCTION_INFO_V1(mojob_unconfirm);
+PG_FUNCTION_INFO_V1(mojob_start);
+PG_FUNCTION_INFO_V1(mojob_stop);
+PG_FUNCTION_INFO_V1(mojob_cancel);
+PG_FUNCTION_INFO_V1(mojob_reschedule);
+PG_FUNCTION_INFO_V1(mojob_delete_job);
+PG_FUNCTION_INFO_V1(mojob_advance);
+
+/* ---------------------------------------------------------------------
+ * Creating jobs
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct NewJob
+{
+	Datum		name;
+	TimestampTz start_at;
+	TimestampTz end_at;
+	Interval   *pre_roll;		/* NULL: the settings' default */
+	Interval   *post_roll;
+	bool		has_state;
+	MojobState	state;
+	ArrayType  *resources;		/* bigint[] or NULL */
+	Datum		description;
+	bool		description_null;
+	Datum		priority;
+	Datum		properties;
+} NewJob;
+
+/* Refuse resource ids that do not exist (MJ404) before anything is written. */
+static void
+check_resources_exist(ArrayType *resources)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"SELECT r.id FROM pg_catalog.unnest($1) AS r(id) "
+		"WHERE NOT EXISTS (SELECT FROM mojob.resource s WHERE s.id = r.id) LIMIT 1";
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		args[1] = {PointerGetDatum(resources)};
+	bool		isnull;
+
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "checking resources failed");
+	if (SPI_processed > 0)
+		mojob_not_found("resource",
+						DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull)));
+}
+
+static Datum
+create_job(NewJob *j)
+{
+	static MojobPlan insert_plan;
+	static MojobPlan node_plan;
+	static const char *insert_sql =
+		"INSERT INTO mojob.job (name, start_at, end_at, pre_roll_start, post_roll_end, state, "
+		"description, priority, properties) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *";
+	static const char *node_sql =
+		"INSERT INTO mojob.job_resource (job_id, resource_id) "
+		"SELECT $1, r.id FROM pg_catalog.unnest($2) WITH ORDINALITY AS r(id, n) ORDER BY r.n";
+	const MojobCatalog *c = mojob_catalog();
+	Oid			argtypes[9];
+	Datum		args[9];
+	char		nulls[9];
+	Datum		result;
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+	int64		job_id;
+
+	memset(nulls, ' ', sizeof(nulls));
+	argtypes[0] = TEXTOID;
+	argtypes[1] = TIMESTAMPTZOID;
+	argtypes[2] = TIMESTAMPTZOID;
+	argtypes[3] = TIMESTAMPTZOID;
+	argtypes[4] = TIMESTAMPTZOID;
+	argtypes[5] = c->state_type;
+	argtypes[6] = TEXTOID;
+	argtypes[7] = c->priority_type;
+	argtypes[8] = JSONBOID;
+
+	args[0] = j->name;
+	args[1] = TimestampTzGetDatum(j->start_at);
+	args[2] = TimestampTzGetDatum(j->end_at);
+	if (j->pre_roll)
+		args[3] = DirectFunctionCall2(timestamptz_mi_interval, args[1], PointerGetDatum(j->pre_roll));
+	else
+		nulls[3] = 'n';
+	if (j->post_roll)
+		args[4] = DirectFunctionCall2(timestamptz_pl_interval, args[2], PointerGetDatum(j->post_roll));
+	else
+		nulls[4] = 'n';
+	if (j->has_state)
+		args[5] = mojob_state_datum(j->state);
+	else
+		nulls[5] = 'n';
+	args[6] = j->description;
+	if (j->description_null)
+		nulls[6] = 'n';
+	args[7] = j->priority;
+	args[8] = j->properties;
+
+	mojob_spi_connect();
+	if (j->resources)
+		check_resources_exist(j->resources);
+	if (SPI_execute_plan(mojob_plan(&insert_plan, insert_sql, 9, argtypes),
+						 args, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "inserting into mojob.job failed");
+	row = SPI_copytuple(SPI_tuptable->vals[0]);
+	desc = SPI_tuptable->tupdesc;
+	job_id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
+
+	if (j->resources && ArrayGetNItems(ARR_NDIM(j->resources), ARR_DIMS(j->resources)) > 0)
+	{
+		Oid			nodetypes[2] = {INT8OID, INT8ARRAYOID};
+		Datum		nodeargs[2] = {Int64GetDatum(job_id), PointerGetDatum(j->resources)};
+
+		if (SPI_execute_plan(mojob_plan(&node_plan, node_sql, 2, nodetypes),
+							 nodeargs, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "inserting into mojob.job_resource failed");
+	}
+	result = PointerGetDatum(SPI_returntuple(row, desc));
+	mojob_spi_finish();
+	return result;
+}
+
+static void
+new_job_times(FunctionCallInfo fcinfo, NewJob *j, int first)
+{
+	j->name = mojob_arg_name(fcinfo, first, "name");
+	j->start_at = mojob_arg_time(fcinfo, first + 1, "start_at");
+	j->end_at = mojob_arg_time(fcinfo, first + 2, "end_at");
+	mojob_check_window(j->start_at, j->end_at);
+	j->pre_roll = mojob_arg_roll(fcinfo, first + 3, "pre_roll");
+	j->post_roll = mojob_arg_roll(fcinfo, first + 4, "post_roll");
+}
+
+/*
+ * mojob.create_job(name, start_at, end_at, pre_roll, post_roll, state,
+ * resources, description, priority, properties) RETURNS mojob.job
+ */
+Datum
+mojob_create_job(PG_FUNCTION_ARGS)
+{
+	NewJob		j = {0};
+
+	new_job_times(fcinfo, &j, 0);
+	if (!PG_ARGISNULL(5))
+	{
+		j.has_state = true;
+		j.state = mojob_state_from_oid(PG_GETARG_OID(5));
+		if (!mojob_states[j.state].initial)
+			ereport(ERROR,
+					(errcode(ERRCODE_MOJOB_TRANSITION),
+					 errmsg("a job cannot be created in state %s", mojob_states[j.state].name),
+					 errdetail("New jobs start in draft or tentative."),
+					 errhint("Create the job in draft or tentative, then move it with mojob.reserve(), mojob.confirm() and mojob.start().")));
+	}
+	j.resources = mojob_arg_ids(fcinfo, 6, "resources");
+	j.description_null = PG_ARGISNULL(7);
+	j.description = j.description_null ? (Datum) 0 : PG_GETARG_DATUM(7);
+	j.priority = mojob_arg_datum(fcinfo, 8, "priority");
+	j.properties = mojob_arg_datum(fcinfo, 9, "properties");
+	return create_job(&j);
+}
+
+/*
+ * mojob.create_job_for_resource(resource, name, start_at, end_at, pre_roll,
+ * post_roll) RETURNS mojob.job: a tentative job holding the resource.
+ */
+Datum
+mojob_create_job_for_resource(PG_FUNCTION_ARGS)
+{
+	NewJob		j = {0};
+	int64		resource = mojob_arg_id(fcinfo, 0, "resource");
+	Datum		id = Int64GetDatum(resource);
+
+	new_job_times(fcinfo, &j, 1);
+	j.has_state = true;
+	j.state = MJ_TENTATIVE;
+	j.resources = construct_array(&id, 1, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	j.description_null = true;
+	j.priority = DirectFunctionCall2(enum_in, CStringGetDatum("normal"),
+									 ObjectIdGetDatum(mojob_catalog()->priority_type));
+	j.properties = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	return create_job(&j);
+}
+
+/* ---------------------------------------------------------------------
+ * Transitions
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Move a job to target with one UPDATE through the guard, telling the guard
+ * which function asks, so that a job already in the target state is
+ * refused (MJ001) rather than taken for an edit.
+ */
+static Datum
+transition(FunctionCallInfo fcinfo, MojobState target, const char *function)
+{
+	static MojobPlan plan;
+	static MojobPlan cancel_plan;
+	static const char *sql =
+		"UPDATE mojob.job SET state = $2 WHERE id = $1 RETURNING *";
+	static const char *cancel_sql =
+		"UPDATE mojob.job SET state = $2, cancel_reason = $3 WHERE id = $1 RETURNING *";
+	int64		job = mojob_arg_id(fcinfo, 0, "job");
+	bool		cancel = target == MJ_CANCELED;
+	Oid			argtypes[3] = {INT8OID, mojob_catalog()->state_type, TEXTOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Datum		result;
+	int			ret;
+
+	args[0] = Int64GetDatum(job);
+	args[1] = mojob_state_datum(target);
+	if (cancel && !PG_ARGISNULL(1))
+		args[2] = PG_GETARG_DATUM(1);
+	else
+		nulls[2] = 'n';
+
+	mojob_spi_connect();
+	mojob_request.active = true;
+	mojob_request.job_id = job;
+	mojob_request.target = target;
+	mojob_request.function = function;
+	PG_TRY();
+	{
+		ret = cancel
+			? SPI_execute_plan(mojob_plan(&cancel_plan, cancel_sql, 3, argtypes), args, nulls, false, 0)
+			: SPI_execute_plan(mojob_plan(&plan, sql, 2, argtypes), args, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		mojob_request.active = false;
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "updating mojob.job failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		mojob_not_found("job", job);
+	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	mojob_spi_finish();
+	return result;
+}
+
+/* mojob.reserve(job): draft -> tentative */
+Datum
+mojob_reserve(PG_FUNCTION_ARGS)
+{
+	return transition(fcinfo, MJ_TENTATIVE, "mojob.reserve(job)");
+}
+
+/* mojob.confirm(job): tentative -> confirmed (-> running if its start has passed) */
+Datum
+mojob_confirm(PG_FUNCTION_ARGS)
+{
+	return transition(fcinfo, MJ_CONFIRMED, "mojob.confirm(job)");
+}
+
+/* mojob.unconfirm(job): confirmed -> tentative */
+Datum
+mojob_unconfirm(PG_FUNCTION_ARGS)
+{
+	return transition(fcinfo, MJ_TENTATIVE, "mojob.unconfirm(job)");
+}
+
+/* mojob.start(job): confirmed -> running, now */
+Datum
+mojob_start(PG_FUNCTION_ARGS)
+{
+	return transition(fcinfo, MJ_RUNNING, "mojob.start(job)");
+}
+
+/* mojob.stop(job): running -> completed, now */
+Datum
+mojob_stop(PG_FUNCTION_ARGS)
+{
+	return transition(fcinfo, MJ_COMPLETED, "mojob.stop(job)");
+}
+
+/* mojob.cancel(job, reason): tentative or confirmed -> canceled */
+Datum
+mojob_cancel(PG_FUNCTION_ARGS)
+{
+	return transition(fcinfo, MJ_CANCELED, "mojob.cancel(job, reason)");
+}
+
+/* ---------------------------------------------------------------------
+ * Other changes
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * mojob.reschedule(job, start_at, end_at, pre_roll, post_roll): move a job's
+ * window.  A NULL roll keeps the job's current roll length.
+ */
+Datum
+mojob_reschedule(PG_FUNCTION_ARGS)
+{
+	static MojobPlan read_plan;
+	static MojobPlan update_plan;
+	static const char *read_sql =
+		"SELECT pre_roll_start, start_at, end_at, post_roll_end FROM mojob.job "
+		"WHERE id = $1 FOR NO KEY UPDATE";
+	static const char *update_sql =
+		"UPDATE mojob.job SET pre_roll_start = $2, start_at = $3, end_at = $4, post_roll_end = $5 "
+		"WHERE id = $1 RETURNING *";
+	int64		job = mojob_arg_id(fcinfo, 0, "job");
+	TimestampTz start_at = mojob_arg_time(fcinfo, 1, "start_at");
+	TimestampTz end_at = mojob_arg_time(fcinfo, 2, "end_at");
+	Interval   *pre_roll = mojob_arg_roll(fcinfo, 3, "pre_roll");
+	Interval   *post_roll = mojob_arg_roll(fcinfo, 4, "post_roll");
+	Oid			readtypes[1] = {INT8OID};
+	Oid			argtypes[5] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[5];
+	TimestampTz pre_roll_start,
+				post_roll_end;
+	bool		isnull;
+	HeapTuple	row;
+	TupleDesc	desc;
+	Datum		result;
+
+	mojob_check_window(start_at, end_at);
+	args[0] = Int64GetDatum(job);
+
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&read_plan, read_sql, 1, readtypes), args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.job failed");
+	if (SPI_processed == 0)
+		mojob_not_found("job", job);
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	/* A NULL roll keeps its length, measured exactly in microseconds. */
+	if (pre_roll)
+		pre_roll_start = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																 TimestampTzGetDatum(start_at),
+																 PointerGetDatum(pre_roll)));
+	else
+		pre_roll_start = start_at -
+			(DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull)) -
+			 DatumGetTimestampTz(SPI_getbinval(row, desc, 1, &isnull)));
+	if (post_roll)
+		post_roll_end = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+																TimestampTzGetDatum(end_at),
+																PointerGetDatum(post_roll)));
+	else
+		post_roll_end = end_at +
+			(DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull)) -
+			 DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull)));
+	mojob_check_finite(pre_roll_start, "pre_roll_start");
+	mojob_check_finite(post_roll_end, "post_roll_end");
+
+	args[1] = TimestampTzGetDatum(pre_roll_start);
+	args[2] = TimestampTzGetDatum(start_at);
+	args[3] = TimestampTzGetDatum(end_at);
+	args[4] = TimestampTzGetDatum(post_roll_end);
+	if (SPI_execute_plan(mojob_plan(&update_plan, update_sql, 5, argtypes), args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "updating mojob.job failed");
+	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	mojob_spi_finish();
+	return result;
+}
+
+/* mojob.delete_job(job): delete a draft, completed or canceled job. */
+Datum
+mojob_delete_job(PG_FUNCTION_ARGS)
+{
+	static MojobPlan plan;
+	static const char *sql = "DELETE FROM mojob.job WHERE id = $1";
+	int64		job = mojob_arg_id(fcinfo, 0, "job");
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(job)};
+
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "deleting from mojob.job failed");
+	if (SPI_processed == 0)
+		mojob_not_found("job", job);
+	mojob_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * Time
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Make every time transition due at "at": confirmed jobs whose start has
+ * come run, running jobs whose end has come complete.  Returns how many
+ * transitions were made.  With limit > 0, moves at most that many jobs
+ * and skips rows another transaction has locked (the scheduler's way).
+ */
+int64
+mojob_advance_jobs(TimestampTz at, int limit)
+{
+	static MojobPlan plan;
+	static MojobPlan batch_plan;
+	static const char *sql =
+		"UPDATE mojob.job SET state = CASE WHEN state = 'confirmed' "
+		"THEN 'running'::mojob.job_state ELSE 'completed'::mojob.job_state END "
+		"WHERE (state = 'confirmed' AND start_at <= $1) OR (state = 'running' AND end_at <= $1)";
+	static const char *batch_sql =
+		"UPDATE mojob.job SET state = CASE WHEN state = 'confirmed' "
+		"THEN 'running'::mojob.job_state ELSE 'completed'::mojob.job_state END "
+		"WHERE id IN (SELECT id FROM mojob.job "
+		"  WHERE (state = 'confirmed' AND start_at <= $1) OR (state = 'running' AND end_at <= $1) "
+		"  LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)";
+	Oid			argtypes[2] = {TIMESTAMPTZOID, INT4OID};
+	Datum		args[2] = {TimestampTzGetDatum(at), Int32GetDatum(limit)};
+	int64		made;
+
+	mojob_spi_connect();
+	mojob_clock.active = true;
+	mojob_clock.at = at;
+	mojob_clock.transitions = 0;
+	PG_TRY();
+	{
+		int			ret = limit > 0
+			? SPI_execute_plan(mojob_plan(&batch_plan, batch_sql, 2, argtypes), args, NULL, false, 0)
+			: SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
+
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "advancing mojob.job failed: %s", SPI_result_code_string(ret));
+	}
+	PG_FINALLY();
+	{
+		mojob_clock.active = false;
+	}
+	PG_END_TRY();
+	made = mojob_clock.transitions;
+	mojob_spi_finish();
+	return made;
+}
+
+/* mojob.advance(at DEFAULT now()) RETURNS integer */
+Datum
+mojob_advance(PG_FUNCTION_ARGS)
+{
+	TimestampTz at = mojob_arg_time(fcinfo, 0, "at");
+	int64		made = mojob_advance_jobs(at, 0);
+
+	PG_RETURN_INT32((int32) Min(made, PG_INT32_MAX));
+}

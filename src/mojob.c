@@ -1,0 +1,344 @@
+/*
+ * mojob.c
+ *		Module entry: settings, per-backend caches and transaction hooks.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "mojob.h"
+
+PG_MODULE_MAGIC;
+
+/* The acting user, when an application names one (mojob.actor). */
+static char *mojob_actor_setting = NULL;
+
+static MojobCatalog catalog;
+
+static void mojob_spi_unwind(SubTransactionId subid);
+static bool catalog_valid = false;
+
+static MojobJobAttrs job_attrs;
+static Oid	job_attrs_rel = InvalidOid;
+
+void		_PG_init(void);
+
+/* Forget cached OIDs when a type or relation changes (e.g. DROP EXTENSION). */
+static void
+invalidate_type_cache(Datum arg, int cacheid, uint32 hashvalue)
+{
+	catalog_valid = false;
+}
+
+static void
+invalidate_rel_cache(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == job_attrs_rel)
+		job_attrs_rel = InvalidOid;
+	if (relid == InvalidOid || relid == catalog.job_rel)
+		catalog_valid = false;
+}
+
+/* Discard what a transaction left behind, committed or not. */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (mojob_history_pending())
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("mojob history was not written before commit"),
+						 errdetail("The statement trigger zz_mojob_flush on mojob.job did not run."),
+						 errhint("Do not disable mojob's triggers.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			mojob_history_xact_end();
+			mojob_spi_unwind(InvalidSubTransactionId);
+			mojob_request.active = false;
+			mojob_clock.active = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		mojob_history_subxact_abort(mySubid);
+		mojob_spi_unwind(mySubid);
+	}
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("mojob.actor",
+							   "The user that mojob records as making changes.",
+							   "Applications that connect as one role for many people set it; "
+							   "when empty, session_user is recorded.",
+							   &mojob_actor_setting,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("mojob");
+#else
+	EmitWarningsOnPlaceholders("mojob");
+#endif
+
+	CacheRegisterSyscacheCallback(TYPEOID, invalidate_type_cache, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_type_cache, (Datum) 0);
+	CacheRegisterRelcacheCallback(invalidate_rel_cache, (Datum) 0);
+	RegisterXactCallback(xact_callback, NULL);
+	RegisterSubXactCallback(subxact_callback, NULL);
+}
+
+/* The OIDs mojob needs, looked up once per backend. */
+const MojobCatalog *
+mojob_catalog(void)
+{
+	if (!catalog_valid)
+	{
+		Oid			nsp = get_namespace_oid("mojob", false);
+		Oid			typ;
+		MojobCatalog old = catalog;
+
+		typ = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+							  CStringGetDatum("job_state"),
+							  ObjectIdGetDatum(nsp));
+		if (!OidIsValid(typ))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("type mojob.job_state does not exist"),
+					 errhint("Run CREATE EXTENSION mojob.")));
+		catalog.namespace = nsp;
+		catalog.state_type = typ;
+		catalog.state_array_type = get_array_type(typ);
+		catalog.priority_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+												CStringGetDatum("job_priority"),
+												ObjectIdGetDatum(nsp));
+		for (int i = 0; i < MJ_NUM_STATES; i++)
+		{
+			Oid			label = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+												ObjectIdGetDatum(typ),
+												CStringGetDatum(mojob_states[i].name));
+
+			if (!OidIsValid(label))
+				elog(ERROR, "mojob.job_state has no label \"%s\"",
+					 mojob_states[i].name);
+			catalog.state_oid[i] = label;
+		}
+		catalog.job_rel = get_relname_relid("job", nsp);
+		/* Saved plans survive unless mojob's objects were re-created. */
+		catalog.generation = old.generation;
+		if (memcmp(&old, &catalog, sizeof(MojobCatalog)) != 0)
+			catalog.generation = old.generation + 1;
+		catalog_valid = true;
+	}
+	return &catalog;
+}
+
+/* The state an enum label OID stands for. */
+MojobState
+mojob_state_from_oid(Oid label)
+{
+	const MojobCatalog *c = mojob_catalog();
+
+	for (int i = 0; i < MJ_NUM_STATES; i++)
+		if (c->state_oid[i] == label)
+			return (MojobState) i;
+	elog(ERROR, "%u is not a label of mojob.job_state", label);
+	pg_unreachable();
+}
+
+Datum
+mojob_state_datum(MojobState state)
+{
+	return ObjectIdGetDatum(mojob_catalog()->state_oid[state]);
+}
+
+static AttrNumber
+job_attnum(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	elog(ERROR, "mojob.job has no column \"%s\"", name);
+	pg_unreachable();
+}
+
+/* Column numbers of mojob.job, cached until the table changes. */
+const MojobJobAttrs *
+mojob_job_attrs(Relation rel)
+{
+	if (job_attrs_rel != RelationGetRelid(rel))
+	{
+		TupleDesc	d = RelationGetDescr(rel);
+
+		job_attrs.id = job_attnum(d, "id");
+		job_attrs.code = job_attnum(d, "code");
+		job_attrs.name = job_attnum(d, "name");
+		job_attrs.description = job_attnum(d, "description");
+		job_attrs.priority = job_attnum(d, "priority");
+		job_attrs.state = job_attnum(d, "state");
+		job_attrs.pre_roll_start = job_attnum(d, "pre_roll_start");
+		job_attrs.start_at = job_attnum(d, "start_at");
+		job_attrs.end_at = job_attnum(d, "end_at");
+		job_attrs.post_roll_end = job_attnum(d, "post_roll_end");
+		job_attrs.canceled_at = job_attnum(d, "canceled_at");
+		job_attrs.cancel_reason = job_attnum(d, "cancel_reason");
+		job_attrs.owner = job_attnum(d, "owner");
+		job_attrs.properties = job_attnum(d, "properties");
+		job_attrs.version = job_attnum(d, "version");
+		job_attrs.created_at = job_attnum(d, "created_at");
+		job_attrs.created_by = job_attnum(d, "created_by");
+		job_attrs.updated_at = job_attnum(d, "updated_at");
+		job_attrs.locked_by = job_attnum(d, "locked_by");
+		job_attrs.locked_until = job_attnum(d, "locked_until");
+		job_attrs_rel = RelationGetRelid(rel);
+	}
+	return &job_attrs;
+}
+
+/*
+ * The acting user: mojob.actor when set, else session_user.  The result is
+ * palloc'd in the current memory context.
+ */
+char *
+mojob_actor(void)
+{
+	if (mojob_actor_setting != NULL && mojob_actor_setting[0] != '\0')
+		return pstrdup(mojob_actor_setting);
+	return GetUserNameFromId(GetSessionUserId(), false);
+}
+
+/*
+ * May current_user write rows that bypass the life cycle (a restore)?
+ * Only superusers and members of the role owning the table.
+ */
+bool
+mojob_is_privileged(Oid relid)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_ownercheck(RelationRelationId, relid, GetUserId());
+#else
+	return pg_class_ownercheck(relid, GetUserId());
+#endif
+}
+
+/*
+ * Prepare (once) and return a saved SPI plan.  Plans are prepared again
+ * after the catalog cache was rebuilt, since their parameter types may
+ * name types of a dropped and re-created extension.
+ */
+SPIPlanPtr
+mojob_plan(MojobPlan *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+	const MojobCatalog *c = mojob_catalog();
+
+	if (slot->plan != NULL && slot->generation != c->generation)
+	{
+		SPI_freeplan(slot->plan);
+		slot->plan = NULL;
+	}
+	if (slot->plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		slot->plan = p;
+		slot->generation = c->generation;
+	}
+	return slot->plan;
+}
+
+/*
+ * SPI for mojob's own queries: they run with search_path pg_catalog, pg_temp
+ * whatever the caller's, so that no schema of the caller's can shadow an
+ * operator or function they use.  Calls nest (a trigger inside a function).
+ */
+#define MAX_SPI_DEPTH 32
+typedef struct SpiLevel
+{
+	int			guc_level;
+	SubTransactionId subid;
+} SpiLevel;
+static SpiLevel spi_levels[MAX_SPI_DEPTH];
+static int	spi_depth = 0;
+
+void
+mojob_spi_connect(void)
+{
+	if (spi_depth >= MAX_SPI_DEPTH)
+		elog(ERROR, "mojob calls nest too deeply");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	spi_levels[spi_depth].subid = GetCurrentSubTransactionId();
+	spi_levels[spi_depth].guc_level = NewGUCNestLevel();
+	spi_depth++;
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * An abort undoes the GUC nest levels and SPI connections made inside the
+ * aborted (sub)transaction; forget ours too.
+ */
+static void
+mojob_spi_unwind(SubTransactionId subid)
+{
+	while (spi_depth > 0 && spi_levels[spi_depth - 1].subid >= subid)
+		spi_depth--;
+}
+
+void
+mojob_spi_finish(void)
+{
+	Assert(spi_depth > 0);
+	spi_depth--;
+	AtEOXact_GUC(true, spi_levels[spi_depth].guc_level);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+/* A timestamp as text in the session's DateStyle and TimeZone. */
+char *
+mojob_timestamp_text(TimestampTz t)
+{
+	return DatumGetCString(DirectFunctionCall1(timestamptz_out,
+											   TimestampTzGetDatum(t)));
+}

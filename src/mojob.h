@@ -1,0 +1,216 @@
+/*
+ * mojob.h
+ *		Declarations shared by the mojob extension's source files.
+ *
+ * mojob makes PostgreSQL enforce the life cycle of media-operations jobs.
+ * The state graph lives in state_graph.c; the guard trigger in guard.c;
+ * history and NOTIFY in history.c; the SQL-callable job functions in jobs.c.
+ */
+#ifndef MOJOB_H
+#define MOJOB_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "datatype/timestamp.h"
+#include "executor/spi.h"
+#include "utils/relcache.h"
+
+/* SQLSTATEs of the design contract (DESIGN.md section 6). */
+#define ERRCODE_MOJOB_TRANSITION		MAKE_SQLSTATE('M','J','0','0','1')
+#define ERRCODE_MOJOB_NOT_EDITABLE		MAKE_SQLSTATE('M','J','0','0','2')
+#define ERRCODE_MOJOB_NOT_DELETABLE		MAKE_SQLSTATE('M','J','0','0','3')
+#define ERRCODE_MOJOB_LOCKED			MAKE_SQLSTATE('M','J','0','0','4')
+#define ERRCODE_MOJOB_CONFLICT			MAKE_SQLSTATE('M','J','0','0','5')
+#define ERRCODE_MOJOB_NOT_READY			MAKE_SQLSTATE('M','J','0','0','6')
+#define ERRCODE_MOJOB_NOT_FOUND			MAKE_SQLSTATE('M','J','4','0','4')
+
+/* ---------------------------------------------------------------------
+ * The state graph (state_graph.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* The states of mojob.job_state, in the enum's order. */
+typedef enum MojobState
+{
+	MJ_DRAFT = 0,
+	MJ_TENTATIVE,
+	MJ_CONFIRMED,
+	MJ_RUNNING,
+	MJ_COMPLETED,
+	MJ_CANCELED
+} MojobState;
+
+#define MJ_NUM_STATES	6
+
+/* What may change in a job while it is in a state. */
+typedef enum MojobEditRule
+{
+	MJ_EDIT_ALL,				/* every column but the job's identity */
+	MJ_EDIT_RUNNING,			/* metadata, and end_at/post_roll_end to the
+								 * future */
+	MJ_EDIT_METADATA,			/* metadata only */
+	MJ_EDIT_NOTHING				/* read-only */
+} MojobEditRule;
+
+/* Who makes a transition. */
+typedef enum MojobCause
+{
+	MJ_CAUSE_USER,
+	MJ_CAUSE_TIME
+} MojobCause;
+
+typedef struct MojobStateInfo
+{
+	const char *name;			/* enum label */
+	bool		initial;		/* may a job be created in it? */
+	bool		holds;			/* do its bookings hold their resources? */
+	bool		deletable;		/* may the job be deleted? */
+	MojobEditRule edit;			/* what may change */
+	const char *board;			/* ops board column, NULL = not shown */
+	const char *color;			/* drawing colour */
+} MojobStateInfo;
+
+typedef struct MojobEdge
+{
+	MojobState	from;
+	MojobState	to;
+	MojobCause	cause;
+	const char *function;		/* what makes it: a SQL function call */
+} MojobEdge;
+
+extern const MojobStateInfo mojob_states[MJ_NUM_STATES];
+
+extern const MojobEdge *mojob_find_edge(MojobState from, MojobState to,
+										MojobCause cause);
+extern bool mojob_has_edge(MojobState from, MojobState to);
+extern char *mojob_successors_text(MojobState from);
+extern const char *mojob_cause_name(MojobCause cause);
+
+/* ---------------------------------------------------------------------
+ * Catalog cache (mojob.c): OIDs looked up once per backend.
+ * ---------------------------------------------------------------------
+ */
+typedef struct MojobCatalog
+{
+	Oid			namespace;		/* schema mojob */
+	Oid			state_type;		/* mojob.job_state */
+	Oid			state_array_type;	/* mojob.job_state[] */
+	Oid			priority_type;	/* mojob.job_priority */
+	Oid			state_oid[MJ_NUM_STATES];	/* enum label OIDs */
+	Oid			job_rel;		/* mojob.job */
+	uint64		generation;		/* bumped whenever the cache is rebuilt */
+} MojobCatalog;
+
+extern const MojobCatalog *mojob_catalog(void);
+extern MojobState mojob_state_from_oid(Oid label);
+extern Datum mojob_state_datum(MojobState state);
+
+/* Column numbers of mojob.job, looked up by name. */
+typedef struct MojobJobAttrs
+{
+	AttrNumber	id,
+				code,
+				name,
+				description,
+				priority,
+				state,
+				pre_roll_start,
+				start_at,
+				end_at,
+				post_roll_end,
+				canceled_at,
+				cancel_reason,
+				owner,
+				properties,
+				version,
+				created_at,
+				created_by,
+				updated_at,
+				locked_by,
+				locked_until;
+} MojobJobAttrs;
+
+extern const MojobJobAttrs *mojob_job_attrs(Relation rel);
+
+/* ---------------------------------------------------------------------
+ * Backend-wide helpers (mojob.c)
+ * ---------------------------------------------------------------------
+ */
+extern char *mojob_actor(void);
+extern bool mojob_is_privileged(Oid relid);
+
+/* A saved SPI plan that is re-prepared when the catalog cache changes. */
+typedef struct MojobPlan
+{
+	SPIPlanPtr	plan;
+	uint64		generation;
+} MojobPlan;
+
+extern void mojob_spi_connect(void);
+extern void mojob_spi_finish(void);
+extern SPIPlanPtr mojob_plan(MojobPlan *slot, const char *sql, int nargs,
+							 const Oid *argtypes);
+
+/* ---------------------------------------------------------------------
+ * The guard (guard.c) and the context it is called in
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Set by a transition function (jobs.c) around the UPDATE it runs, so that
+ * the guard can tell "reserve a job that is already tentative" (refused)
+ * from an ordinary edit.
+ */
+typedef struct MojobRequest
+{
+	bool		active;
+	int64		job_id;
+	MojobState	target;
+	const char *function;
+} MojobRequest;
+
+/*
+ * Set by mojob.advance() around its UPDATE: the transitions it makes are
+ * caused by time, as of the instant "at".
+ */
+typedef struct MojobClock
+{
+	bool		active;
+	TimestampTz at;
+	int64		transitions;	/* counted by the guard */
+} MojobClock;
+
+extern MojobRequest mojob_request;
+extern MojobClock mojob_clock;
+
+/* Make the time transitions due at "at" (jobs.c); limit 0 = all. */
+extern int64 mojob_advance_jobs(TimestampTz at, int limit);
+
+/* ---------------------------------------------------------------------
+ * History and NOTIFY (history.c)
+ * ---------------------------------------------------------------------
+ */
+extern void mojob_history_record(int64 job_id, const char *code,
+								 MojobState from, MojobState to,
+								 MojobCause cause, const char *reason);
+extern void mojob_history_flush(void);
+extern bool mojob_history_pending(void);
+extern void mojob_history_xact_end(void);
+extern void mojob_history_subxact_abort(SubTransactionId subid);
+extern bool mojob_history_writing;
+
+/* ---------------------------------------------------------------------
+ * Job codes (job_code.c)
+ * ---------------------------------------------------------------------
+ */
+extern char *mojob_format_code(const char *pattern, int64 seq,
+							   TimestampTz created);
+
+/* ---------------------------------------------------------------------
+ * Small shared helpers
+ * ---------------------------------------------------------------------
+ */
+extern char *mojob_timestamp_text(TimestampTz t);
+
+#endif							/* MOJOB_H */

@@ -1,0 +1,160 @@
+/*
+ * state_graph.c
+ *		The job life cycle: the one table of states and transitions.
+ *
+ * Everything that needs to know which transitions exist reads the tables
+ * below: the guard trigger that checks every write, the view
+ * mojob.state_transitions, the ops board's action flags and the error
+ * messages.  There is no second copy of the graph anywhere.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+
+#include "mojob.h"
+
+PG_FUNCTION_INFO_V1(mojob_state_graph);
+PG_FUNCTION_INFO_V1(mojob_state_color);
+PG_FUNCTION_INFO_V1(mojob_state_board);
+
+/* Per-state rules, indexed by MojobState (DESIGN.md section 1). */
+const MojobStateInfo mojob_states[MJ_NUM_STATES] = {
+	[MJ_DRAFT] = {"draft", true, false, true, MJ_EDIT_ALL, "upcoming", "#9140D9"},
+	[MJ_TENTATIVE] = {"tentative", true, true, false, MJ_EDIT_ALL, "upcoming", "#F7EC15"},
+	[MJ_CONFIRMED] = {"confirmed", false, true, false, MJ_EDIT_ALL, "upcoming", "#348D42"},
+	[MJ_RUNNING] = {"running", false, true, false, MJ_EDIT_RUNNING, "active", "#4CEF8E"},
+	[MJ_COMPLETED] = {"completed", false, true, true, MJ_EDIT_METADATA, "completed", "#4A41E6"},
+	[MJ_CANCELED] = {"canceled", false, false, true, MJ_EDIT_NOTHING, NULL, "#FC7D76"},
+};
+
+/* The transitions: every pair not listed here is refused (MJ001). */
+static const MojobEdge mojob_edges[] = {
+	{MJ_DRAFT, MJ_TENTATIVE, MJ_CAUSE_USER, "mojob.reserve(job)"},
+	{MJ_TENTATIVE, MJ_CONFIRMED, MJ_CAUSE_USER, "mojob.confirm(job)"},
+	{MJ_CONFIRMED, MJ_TENTATIVE, MJ_CAUSE_USER, "mojob.unconfirm(job)"},
+	{MJ_CONFIRMED, MJ_RUNNING, MJ_CAUSE_TIME, "mojob.advance()"},
+	{MJ_CONFIRMED, MJ_RUNNING, MJ_CAUSE_USER, "mojob.start(job)"},
+	{MJ_RUNNING, MJ_COMPLETED, MJ_CAUSE_TIME, "mojob.advance()"},
+	{MJ_RUNNING, MJ_COMPLETED, MJ_CAUSE_USER, "mojob.stop(job)"},
+	{MJ_TENTATIVE, MJ_CANCELED, MJ_CAUSE_USER, "mojob.cancel(job, reason)"},
+	{MJ_CONFIRMED, MJ_CANCELED, MJ_CAUSE_USER, "mojob.cancel(job, reason)"},
+};
+
+#define MJ_NUM_EDGES	lengthof(mojob_edges)
+
+/* The edge from -> to made by cause, or NULL. */
+const MojobEdge *
+mojob_find_edge(MojobState from, MojobState to, MojobCause cause)
+{
+	for (int i = 0; i < (int) MJ_NUM_EDGES; i++)
+	{
+		const MojobEdge *e = &mojob_edges[i];
+
+		if (e->from == from && e->to == to && e->cause == cause)
+			return e;
+	}
+	return NULL;
+}
+
+/* Is there any edge from -> to, whatever its cause? */
+bool
+mojob_has_edge(MojobState from, MojobState to)
+{
+	for (int i = 0; i < (int) MJ_NUM_EDGES; i++)
+		if (mojob_edges[i].from == from && mojob_edges[i].to == to)
+			return true;
+	return false;
+}
+
+const char *
+mojob_cause_name(MojobCause cause)
+{
+	return cause == MJ_CAUSE_TIME ? "time" : "user";
+}
+
+/*
+ * A sentence fragment listing where a job may go from a state, for error
+ * details: "tentative (mojob.reserve(job))", or "nowhere".
+ */
+char *
+mojob_successors_text(MojobState from)
+{
+	StringInfoData buf;
+	bool		any = false;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < (int) MJ_NUM_EDGES; i++)
+	{
+		const MojobEdge *e = &mojob_edges[i];
+
+		if (e->from != from)
+			continue;
+		appendStringInfo(&buf, "%s%s by %s", any ? ", " : "",
+						 mojob_states[e->to].name, e->function);
+		any = true;
+	}
+	if (!any)
+		appendStringInfoString(&buf, "nowhere: it is final");
+	return buf.data;
+}
+
+static MojobState
+state_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", argname),
+				 errhint("Pass one of the values of mojob.job_state.")));
+	return mojob_state_from_oid(PG_GETARG_OID(argno));
+}
+
+/*
+ * mojob.state_graph() returns the transition table as rows
+ * (from_state, to_state, cause, function); mojob.state_transitions is a
+ * view over it.
+ */
+Datum
+mojob_state_graph(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	for (int i = 0; i < (int) MJ_NUM_EDGES; i++)
+	{
+		const MojobEdge *e = &mojob_edges[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = mojob_state_datum(e->from);
+		values[1] = mojob_state_datum(e->to);
+		values[2] = CStringGetTextDatum(mojob_cause_name(e->cause));
+		values[3] = CStringGetTextDatum(e->function);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* mojob.state_color(state): the colour a state is drawn in. */
+Datum
+mojob_state_color(PG_FUNCTION_ARGS)
+{
+	MojobState	s = state_arg(fcinfo, 0, "state");
+
+	PG_RETURN_TEXT_P(cstring_to_text(mojob_states[s].color));
+}
+
+/* mojob.state_board(state): the ops board column a state is shown in. */
+Datum
+mojob_state_board(PG_FUNCTION_ARGS)
+{
+	MojobState	s = state_arg(fcinfo, 0, "state");
+
+	if (mojob_states[s].board == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(mojob_states[s].board));
+}
