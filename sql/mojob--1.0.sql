@@ -102,7 +102,7 @@ CREATE TABLE mojob.resource (
     id bigint PRIMARY KEY DEFAULT nextval('mojob.resource_id_seq'),
     name text NOT NULL UNIQUE CHECK (name <> ''),
     concurrency integer NOT NULL DEFAULT 1 CHECK (concurrency >= 1),
-    capacity numeric CHECK (capacity >= 0),
+    capacity numeric CHECK (capacity >= 0 AND capacity < 'Infinity'),
     capabilities text[] NOT NULL DEFAULT '{}',
     enabled boolean NOT NULL DEFAULT true,
     properties jsonb NOT NULL DEFAULT '{}'
@@ -247,7 +247,7 @@ CREATE TABLE mojob.job_resource (
     resource_id bigint REFERENCES mojob.resource,
     pool_id bigint REFERENCES mojob.pool,
     alias text,
-    amount numeric NOT NULL DEFAULT 0 CHECK (amount >= 0),
+    amount numeric NOT NULL DEFAULT 0 CHECK (amount >= 0 AND amount < 'Infinity'),
     required_capabilities text[] NOT NULL DEFAULT '{}',
     held_from timestamptz,
     held_until timestamptz,
@@ -273,6 +273,43 @@ COMMENT ON COLUMN mojob.job_resource.held_from IS
     'When the node starts holding its resource; NULL = the job''s pre_roll_start';
 COMMENT ON COLUMN mojob.job_resource.held_until IS
     'When the node stops holding its resource; NULL = the job''s post_roll_end';
+
+CREATE FUNCTION mojob.node_guard() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_node_guard';
+COMMENT ON FUNCTION mojob.node_guard() IS
+    'Trigger applying the job''s state rules to its nodes and booking the nodes of holding jobs';
+CREATE TRIGGER zz_mojob_node_guard BEFORE INSERT OR UPDATE OR DELETE ON mojob.job_resource
+    FOR EACH ROW EXECUTE FUNCTION mojob.node_guard();
+
+-- ---------------------------------------------------------------------
+-- Bookings: the windows holding nodes hold their resources for
+-- ---------------------------------------------------------------------
+
+-- Kept by the triggers from mojob.job and mojob.job_resource, so it is not
+-- dumped: a restore rebuilds it (and checks it) as the nodes are inserted.
+CREATE TABLE mojob.booking (
+    node_id bigint PRIMARY KEY,
+    job_id bigint NOT NULL,
+    resource_id bigint NOT NULL,
+    held tstzrange NOT NULL CHECK (NOT isempty(held)),
+    amount numeric NOT NULL
+);
+CREATE INDEX booking_resource_held ON mojob.booking USING gist (resource_id, held);
+CREATE INDEX ON mojob.booking (job_id);
+COMMENT ON TABLE mojob.booking IS
+    'Where the nodes of holding jobs hold their resources; kept by mojob''s triggers, read by the checks';
+COMMENT ON COLUMN mojob.booking.node_id IS 'The node (mojob.job_resource.id)';
+COMMENT ON COLUMN mojob.booking.job_id IS 'Its job';
+COMMENT ON COLUMN mojob.booking.resource_id IS 'The resource held';
+COMMENT ON COLUMN mojob.booking.held IS 'The window it is held for, [from, until)';
+COMMENT ON COLUMN mojob.booking.amount IS 'The capacity it uses';
+
+CREATE FUNCTION mojob.resource_guard() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_resource_guard';
+COMMENT ON FUNCTION mojob.resource_guard() IS
+    'Trigger refusing resource changes that would over-book a window that has not ended, and deleting a used resource';
+CREATE TRIGGER zz_mojob_resource_guard BEFORE UPDATE OR DELETE ON mojob.resource
+    FOR EACH ROW EXECUTE FUNCTION mojob.resource_guard();
 
 -- ---------------------------------------------------------------------
 -- History
@@ -415,6 +452,90 @@ CREATE FUNCTION mojob.advance(at timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_advance';
 COMMENT ON FUNCTION mojob.advance(timestamptz) IS
     'Make every time transition due at "at" (start and end reached); returns how many were made';
+
+-- ---------------------------------------------------------------------
+-- Node and resource functions
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION mojob.add_resource(job bigint, resource bigint, amount numeric DEFAULT 0,
+                                   alias text DEFAULT NULL)
+RETURNS mojob.job_resource
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_add_resource';
+COMMENT ON FUNCTION mojob.add_resource(bigint, bigint, numeric, text) IS
+    'Add a node using a resource (and an amount of its capacity) to a job; a holding job books it at once';
+
+CREATE FUNCTION mojob.add_pool_node(job bigint, pool bigint, alias text DEFAULT NULL,
+                                    required_capabilities text[] DEFAULT '{}')
+RETURNS mojob.job_resource
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_add_pool_node';
+COMMENT ON FUNCTION mojob.add_pool_node(bigint, bigint, text, text[]) IS
+    'Add a node to be filled later from a pool, by a resource with the required capabilities';
+
+CREATE FUNCTION mojob.assign_node(node bigint, resource bigint)
+RETURNS mojob.job_resource
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_assign_node';
+COMMENT ON FUNCTION mojob.assign_node(bigint, bigint) IS
+    'Fill a node with a resource (of its pool, with its capabilities); a holding job books it at once';
+
+CREATE FUNCTION mojob.remove_resource(job bigint, resource bigint) RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_remove_resource';
+COMMENT ON FUNCTION mojob.remove_resource(bigint, bigint) IS
+    'Stop using a resource: its node is deleted, or on a running job its hold ends now';
+
+CREATE FUNCTION mojob.swap_resource(job bigint, old_resource bigint, new_resource bigint)
+RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_swap_resource';
+COMMENT ON FUNCTION mojob.swap_resource(bigint, bigint, bigint) IS
+    'Replace a resource in a job; on a running job the old one is freed from now and the new one held from now';
+
+CREATE FUNCTION mojob.resource_usage(resource bigint, during tstzrange,
+                                     OUT jobs integer, OUT amount numeric)
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'mojob_resource_usage';
+COMMENT ON FUNCTION mojob.resource_usage(bigint, tstzrange) IS
+    'The most jobs holding a resource at one instant of a window, and the largest sum of their amounts';
+
+CREATE FUNCTION mojob.free_resources(during tstzrange, pool bigint DEFAULT NULL,
+                                     capabilities text[] DEFAULT '{}')
+RETURNS SETOF mojob.resource
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF during IS NULL OR isempty(during) OR lower_inf(during) OR upper_inf(during) THEN
+        RAISE EXCEPTION 'during must be a finite, non-empty window'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It is %s.', coalesce(during::text, 'NULL')),
+                  HINT = 'Pass tstzrange(start, end).';
+    END IF;
+    IF NOT isfinite(lower(during)) OR NOT isfinite(upper(during)) THEN
+        RAISE EXCEPTION 'during must be a finite window'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass tstzrange(start, end).';
+    END IF;
+    IF capabilities IS NULL OR array_position(capabilities, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'capabilities must not be NULL or contain NULL'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass ''{}'' for no requirement.';
+    END IF;
+    IF pool IS NOT NULL AND NOT EXISTS (SELECT FROM mojob.pool p WHERE p.id = free_resources.pool) THEN
+        RAISE EXCEPTION 'pool % does not exist', pool
+            USING ERRCODE = 'MJ404', HINT = 'Look it up in mojob.pool.';
+    END IF;
+    RETURN QUERY
+        SELECT r.*
+        FROM mojob.resource r
+        CROSS JOIN LATERAL mojob.resource_usage(r.id, during) u
+        WHERE r.enabled
+          AND r.capabilities @> free_resources.capabilities
+          AND (free_resources.pool IS NULL
+               OR EXISTS (SELECT FROM mojob.pool_member m
+                          WHERE m.pool_id = free_resources.pool AND m.resource_id = r.id))
+          AND u.jobs < r.concurrency
+          AND (r.capacity IS NULL OR u.amount < r.capacity)
+        ORDER BY r.name;
+END
+$$;
+COMMENT ON FUNCTION mojob.free_resources(tstzrange, bigint, text[]) IS
+    'Enabled resources that can take one more booking over the whole window, in the pool, with all the capabilities';
 
 -- ---------------------------------------------------------------------
 -- Dump: user data is saved by pg_dump

@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "mojob.h"
+#include "booking.h"
 
 PG_FUNCTION_INFO_V1(mojob_job_guard);
 
@@ -384,6 +385,14 @@ refuse_transition(HeapTuple oldtup, TupleDesc desc, const MojobJobAttrs *a,
 			 errhint("SELECT * FROM mojob.state_transitions shows every allowed transition.")));
 }
 
+/* Does a job in this state, with this post-roll end, hold its resources now? */
+static bool
+holds_now(MojobState state, TimestampTz post_roll_end, TimestampTz now)
+{
+	return mojob_states[state].holds &&
+		!(state == MJ_COMPLETED && post_roll_end <= now);
+}
+
 static HeapTuple
 guard_update(TriggerData *td, const MojobJobAttrs *a)
 {
@@ -394,15 +403,17 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	MojobState	from = get_state(oldtup, desc, a->state);
 	MojobState	to = get_state(newtup, desc, a->state);
+	MojobState	final = to;
 	int64		job_id;
 	bool		isnull;
 	RowChange	rc = {0};
-	MojobCause	cause;
-	TimestampTz start_at,
-				end_at,
-				pre_roll_start,
-				post_roll_end;
-	char	   *code;
+	TimestampTz start_at = get_time(newtup, desc, a->start_at);
+	TimestampTz end_at = get_time(newtup, desc, a->end_at);
+	TimestampTz pre_roll_start = get_time(newtup, desc, a->pre_roll_start);
+	TimestampTz post_roll_end = get_time(newtup, desc, a->post_roll_end);
+	TimestampTz old_pre = get_time(oldtup, desc, a->pre_roll_start);
+	TimestampTz old_post = get_time(oldtup, desc, a->post_roll_end);
+	char	   *code = get_text(oldtup, desc, a->code);
 	int64		version;
 
 	job_id = DatumGetInt64(heap_getattr(oldtup, a->id, desc, &isnull));
@@ -413,104 +424,115 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 			mojob_request.target == to)
 			ereport(ERROR,
 					(errcode(ERRCODE_MOJOB_TRANSITION),
-					 errmsg("job %s is already %s", job_label(oldtup, desc, a), mojob_states[to].name),
+					 errmsg("job %s is already %s", code, mojob_states[to].name),
 					 errdetail("%s moves a job to %s; from %s a job may go to %s.",
 							   mojob_request.function, mojob_states[to].name,
 							   mojob_states[from].name, mojob_successors_text(from)),
 					 errhint("SELECT * FROM mojob.state_transitions shows every allowed transition.")));
 		check_edit(oldtup, newtup, desc, a, from, -1, now);
-		goto done;
+
+		/* A node changed: the job row itself stays as it is. */
+		if (mojob_touch.active && mojob_touch.job_id == job_id)
+			return newtup;
 	}
-
-	cause = mojob_clock.active ? MJ_CAUSE_TIME : MJ_CAUSE_USER;
-	if (mojob_find_edge(from, to, cause) == NULL)
-		refuse_transition(oldtup, desc, a, from, to);
-	check_edit(oldtup, newtup, desc, a, from, to, now);
-
-	code = get_text(newtup, desc, a->code);
-	pre_roll_start = get_time(newtup, desc, a->pre_roll_start);
-	start_at = get_time(newtup, desc, a->start_at);
-	end_at = get_time(newtup, desc, a->end_at);
-	post_roll_end = get_time(newtup, desc, a->post_roll_end);
-
-	if (cause == MJ_CAUSE_TIME)
+	else
 	{
-		/* Time moves a job only when it is due. */
-		TimestampTz due = (from == MJ_CONFIRMED) ? start_at : end_at;
-
-		if (due > mojob_clock.at)
-			ereport(ERROR,
-					(errcode(ERRCODE_MOJOB_TRANSITION),
-					 errmsg("job %s is not due to go from %s to %s",
-							code, mojob_states[from].name, mojob_states[to].name),
-					 errdetail("It is due at %s, after %s.", mojob_timestamp_text(due),
-							   mojob_timestamp_text(mojob_clock.at)),
-					 errhint("Use mojob.start(job) or mojob.stop(job) to do it by hand.")));
-	}
-	else if (to == MJ_RUNNING)
-	{
-		/* Manual start: the job starts now, its pre-roll at the latest now. */
-		if (now < start_at)
-		{
-			start_at = now;
-			if (now < pre_roll_start)
-				pre_roll_start = now;
-			change_set(&rc, a->start_at, TimestampTzGetDatum(start_at), false);
-			change_set(&rc, a->pre_roll_start, TimestampTzGetDatum(pre_roll_start), false);
-		}
-	}
-	else if (to == MJ_COMPLETED)
-	{
-		/* Stop early: the job ends now; its post-roll keeps its length. */
-		if (now <= start_at)
-			ereport(ERROR,
-					(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
-					 errmsg("running job %s cannot be stopped before its start", code),
-					 errdetail("It starts at %s; now is %s.", mojob_timestamp_text(start_at),
-							   mojob_timestamp_text(now)),
-					 errhint("Stop it after its start, or let mojob.advance() complete it at its end.")));
-		if (now < end_at)
-		{
-			post_roll_end = now + (post_roll_end - end_at);
-			end_at = now;
-			change_set(&rc, a->end_at, TimestampTzGetDatum(end_at), false);
-			change_set(&rc, a->post_roll_end, TimestampTzGetDatum(post_roll_end), false);
-		}
-	}
-	else if (to == MJ_CANCELED)
-		change_set(&rc, a->canceled_at, TimestampTzGetDatum(now), false);
-
-	mojob_history_record(job_id, code, from, to, cause,
-						 to == MJ_CANCELED ? get_text(newtup, desc, a->cancel_reason) : NULL);
-
-	/*
-	 * What time would do at once: a job confirmed or started after its start
-	 * runs, and one whose end has also passed completes.
-	 */
-	{
-		TimestampTz ref = cause == MJ_CAUSE_TIME ? mojob_clock.at : now;
-		MojobState	s = to;
+		MojobCause	cause = mojob_clock.active ? MJ_CAUSE_TIME : MJ_CAUSE_USER;
+		TimestampTz ref;
 		int			made = 1;
 
-		if (s == MJ_CONFIRMED && start_at <= ref)
+		if (mojob_find_edge(from, to, cause) == NULL)
+			refuse_transition(oldtup, desc, a, from, to);
+		check_edit(oldtup, newtup, desc, a, from, to, now);
+
+		if (cause == MJ_CAUSE_TIME)
 		{
-			mojob_history_record(job_id, code, s, MJ_RUNNING, MJ_CAUSE_TIME, NULL);
-			s = MJ_RUNNING;
+			/* Time moves a job only when it is due. */
+			TimestampTz due = (from == MJ_CONFIRMED) ? start_at : end_at;
+
+			if (due > mojob_clock.at)
+				ereport(ERROR,
+						(errcode(ERRCODE_MOJOB_TRANSITION),
+						 errmsg("job %s is not due to go from %s to %s",
+								code, mojob_states[from].name, mojob_states[to].name),
+						 errdetail("It is due at %s, after %s.", mojob_timestamp_text(due),
+								   mojob_timestamp_text(mojob_clock.at)),
+						 errhint("Use mojob.start(job) or mojob.stop(job) to do it by hand.")));
+		}
+		else if (to == MJ_RUNNING)
+		{
+			/* Manual start: the job starts now, its pre-roll at the latest now. */
+			if (now < start_at)
+			{
+				start_at = now;
+				if (now < pre_roll_start)
+					pre_roll_start = now;
+				change_set(&rc, a->start_at, TimestampTzGetDatum(start_at), false);
+				change_set(&rc, a->pre_roll_start, TimestampTzGetDatum(pre_roll_start), false);
+			}
+		}
+		else if (to == MJ_COMPLETED)
+		{
+			/* Stop early: the job ends now; its post-roll keeps its length. */
+			if (now <= start_at)
+				ereport(ERROR,
+						(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
+						 errmsg("running job %s cannot be stopped before its start", code),
+						 errdetail("It starts at %s; now is %s.", mojob_timestamp_text(start_at),
+								   mojob_timestamp_text(now)),
+						 errhint("Stop it after its start, or let mojob.advance() complete it at its end.")));
+			if (now < end_at)
+			{
+				post_roll_end = now + (post_roll_end - end_at);
+				end_at = now;
+				change_set(&rc, a->end_at, TimestampTzGetDatum(end_at), false);
+				change_set(&rc, a->post_roll_end, TimestampTzGetDatum(post_roll_end), false);
+			}
+		}
+		else if (to == MJ_CANCELED)
+			change_set(&rc, a->canceled_at, TimestampTzGetDatum(now), false);
+
+		/* Confirming needs every node resolved: checked at the statement's end. */
+		if (to == MJ_CONFIRMED)
+			mojob_confirm_check_later(job_id);
+
+		mojob_history_record(job_id, code, from, to, cause,
+							 to == MJ_CANCELED ? get_text(newtup, desc, a->cancel_reason) : NULL);
+
+		/*
+		 * What time would do at once: a job confirmed or started after its
+		 * start runs, and one whose end has also passed completes.
+		 */
+		ref = cause == MJ_CAUSE_TIME ? mojob_clock.at : now;
+		if (final == MJ_CONFIRMED && start_at <= ref)
+		{
+			mojob_history_record(job_id, code, final, MJ_RUNNING, MJ_CAUSE_TIME, NULL);
+			final = MJ_RUNNING;
 			made++;
 		}
-		if (s == MJ_RUNNING && end_at <= ref)
+		if (final == MJ_RUNNING && end_at <= ref)
 		{
-			mojob_history_record(job_id, code, s, MJ_COMPLETED, MJ_CAUSE_TIME, NULL);
-			s = MJ_COMPLETED;
+			mojob_history_record(job_id, code, final, MJ_COMPLETED, MJ_CAUSE_TIME, NULL);
+			final = MJ_COMPLETED;
 			made++;
 		}
-		if (s != to)
-			change_set(&rc, a->state, mojob_state_datum(s), false);
+		if (final != to)
+			change_set(&rc, a->state, mojob_state_datum(final), false);
 		if (mojob_clock.active)
 			mojob_clock.transitions += made;
 	}
 
-done:
+	/* The bookings follow the job's state and window. */
+	{
+		bool		was_holding = holds_now(from, old_post, now);
+		bool		holding = holds_now(final, post_roll_end, now);
+
+		if (was_holding != holding ||
+			(holding && (old_pre != pre_roll_start || old_post != post_roll_end)))
+			mojob_job_bookings_changed(job_id, code, was_holding, old_pre, old_post,
+									   holding, pre_roll_start, post_roll_end);
+	}
+
 	version = DatumGetInt64(heap_getattr(oldtup, a->version, desc, &isnull));
 	change_set(&rc, a->version, Int64GetDatum(version + 1), false);
 	change_set(&rc, a->updated_at, TimestampTzGetDatum(now), false);

@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "mojob.h"
+#include "booking.h"
 
 PG_FUNCTION_INFO_V1(mojob_job_flush);
 PG_FUNCTION_INFO_V1(mojob_event_guard);
@@ -250,6 +251,7 @@ mojob_job_flush(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("mojob_job_flush must be fired AFTER ... FOR EACH STATEMENT")));
 
+	mojob_confirm_check_flush();
 	mojob_history_flush();
 	return PointerGetDatum(NULL);
 }

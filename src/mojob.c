@@ -19,6 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "mojob.h"
+#include "booking.h"
 
 PG_MODULE_MAGIC;
 
@@ -59,7 +60,7 @@ xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			if (mojob_history_pending())
+			if (mojob_history_pending() || mojob_confirm_check_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
 						 errmsg("mojob history was not written before commit"),
@@ -72,9 +73,11 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			mojob_history_xact_end();
+			mojob_confirm_check_reset(InvalidSubTransactionId);
 			mojob_spi_unwind(InvalidSubTransactionId);
 			mojob_request.active = false;
 			mojob_clock.active = false;
+			mojob_touch.active = false;
 			break;
 		default:
 			break;
@@ -88,6 +91,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		mojob_history_subxact_abort(mySubid);
+		mojob_confirm_check_reset(mySubid);
 		mojob_spi_unwind(mySubid);
 	}
 }

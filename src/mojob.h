@@ -181,6 +181,18 @@ typedef struct MojobClock
 	int64		transitions;	/* counted by the guard */
 } MojobClock;
 
+/*
+ * Set by the node trigger (nodes.c) around the UPDATE that "touches" a job
+ * when one of its nodes changes: the guard judges it like any change, but
+ * the job row itself is unchanged (no new version number).
+ */
+typedef struct MojobTouch
+{
+	bool		active;
+	int64		job_id;
+} MojobTouch;
+
+extern MojobTouch mojob_touch;
 extern MojobRequest mojob_request;
 extern MojobClock mojob_clock;
 

@@ -1,0 +1,39 @@
+/*
+ * booking.h
+ *		Reservations (booking.c) and nodes (nodes.c).
+ */
+#ifndef MOJOB_BOOKING_H
+#define MOJOB_BOOKING_H
+
+#include "datatype/timestamp.h"
+#include "utils/numeric.h"
+
+/* A resource row, as read (and locked) for a reservation. */
+typedef struct MojobResource
+{
+	int64		id;
+	char	   *name;
+	bool		enabled;
+	int32		concurrency;
+	Numeric		capacity;		/* NULL = unlimited */
+} MojobResource;
+
+extern void mojob_lock_resources(const int64 *ids, int n, MojobResource *out);
+extern void mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
+							 Numeric amount, int64 job_id, const char *code);
+extern void mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
+							  TimestampTz lo, TimestampTz hi, Numeric amount);
+extern void mojob_drop_booking(int64 node_id);
+extern void mojob_job_bookings_changed(int64 job_id, const char *code,
+									   bool was_holding, TimestampTz old_pre, TimestampTz old_post,
+									   bool holding, TimestampTz pre, TimestampTz post);
+
+/* Jobs confirmed by the current statement, checked for unresolved nodes at its end. */
+extern void mojob_confirm_check_later(int64 job_id);
+extern void mojob_confirm_check_flush(void);
+extern void mojob_confirm_check_reset(SubTransactionId subid);
+extern bool mojob_confirm_check_pending(void);
+
+extern void mojob_not_found_resource(int64 id) pg_attribute_noreturn();
+
+#endif							/* MOJOB_BOOKING_H */

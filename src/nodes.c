@@ -1,0 +1,714 @@
+/*
+ * nodes.c
+ *		A job's nodes (mojob.job_resource): the trigger that guards them and
+ *		the functions that add, assign, swap and remove them.
+ *
+ * A change to a node is a change to its job: the trigger first "touches"
+ * the job row (an UPDATE that changes nothing), so that the guard on
+ * mojob.job sees it (edit locks, and the row lock that orders it with the
+ * job's transitions: a concurrent reserve or cancel either sees the node
+ * or, under REPEATABLE READ, fails to serialize).  Then it applies the
+ * rules of the job's state and books the node if the job holds.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "mojob.h"
+#include "args.h"
+#include "booking.h"
+
+PG_FUNCTION_INFO_V1(mojob_node_guard);
+PG_FUNCTION_INFO_V1(mojob_add_resource);
+PG_FUNCTION_INFO_V1(mojob_add_pool_node);
+PG_FUNCTION_INFO_V1(mojob_assign_node);
+PG_FUNCTION_INFO_V1(mojob_remove_resource);
+PG_FUNCTION_INFO_V1(mojob_swap_resource);
+
+MojobTouch	mojob_touch = {false, 0};
+
+/* The job a node belongs to, as the touch returned it. */
+typedef struct JobHead
+{
+	bool		found;
+	MojobState	state;
+	TimestampTz pre;
+	TimestampTz post;
+	char	   *code;
+} JobHead;
+
+/* A node row, read from a job_resource tuple. */
+typedef struct NodeRow
+{
+	int64		id;
+	int64		job_id;
+	bool		has_resource;
+	int64		resource_id;
+	bool		has_pool;
+	int64		pool_id;
+	Numeric		amount;
+	Datum		caps;			/* text[] */
+	bool		has_from;
+	TimestampTz held_from;
+	bool		has_until;
+	TimestampTz held_until;
+} NodeRow;
+
+void
+mojob_not_found_resource(int64 id)
+{
+	mojob_not_found("resource", id);
+}
+
+/*
+ * Touch the job row: lock it and let the guard judge the change (edit
+ * locks).  Returns what the node rules need.
+ */
+static JobHead
+touch_job(int64 job_id)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"UPDATE mojob.job SET version = version WHERE id = $1 "
+		"RETURNING state, pre_roll_start, post_roll_end, code";
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(job_id)};
+	MemoryContext caller = CurrentMemoryContext;
+	JobHead		j = {0};
+	int			ret;
+
+	mojob_spi_connect();
+	mojob_touch.active = true;
+	mojob_touch.job_id = job_id;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		mojob_touch.active = false;
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "updating mojob.job failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		j.found = true;
+		j.state = mojob_state_from_oid(DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull)));
+		j.pre = DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull));
+		j.post = DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull));
+		j.code = TextDatumGetCString(SPI_getbinval(row, desc, 4, &isnull));
+		MemoryContextSwitchTo(spi);
+	}
+	mojob_spi_finish();
+	return j;
+}
+
+static NodeRow
+read_node(HeapTuple tuple, TupleDesc desc)
+{
+	NodeRow		n;
+	bool		isnull;
+	Datum		d;
+
+	n.id = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "id"), desc, &isnull));
+	n.job_id = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "job_id"), desc, &isnull));
+	d = heap_getattr(tuple, SPI_fnumber(desc, "resource_id"), desc, &isnull);
+	n.has_resource = !isnull;
+	n.resource_id = isnull ? 0 : DatumGetInt64(d);
+	d = heap_getattr(tuple, SPI_fnumber(desc, "pool_id"), desc, &isnull);
+	n.has_pool = !isnull;
+	n.pool_id = isnull ? 0 : DatumGetInt64(d);
+	d = heap_getattr(tuple, SPI_fnumber(desc, "amount"), desc, &isnull);
+	n.amount = isnull ? int64_to_numeric(0) : DatumGetNumeric(d);
+	d = heap_getattr(tuple, SPI_fnumber(desc, "required_capabilities"), desc, &isnull);
+	n.caps = isnull ? (Datum) 0 : d;
+	d = heap_getattr(tuple, SPI_fnumber(desc, "held_from"), desc, &isnull);
+	n.has_from = !isnull;
+	n.held_from = isnull ? 0 : DatumGetTimestampTz(d);
+	d = heap_getattr(tuple, SPI_fnumber(desc, "held_until"), desc, &isnull);
+	n.has_until = !isnull;
+	n.held_until = isnull ? 0 : DatumGetTimestampTz(d);
+	return n;
+}
+
+/* Does the job hold its resources now? */
+static bool
+job_holds(MojobState state, TimestampTz post)
+{
+	return mojob_states[state].holds &&
+		!(state == MJ_COMPLETED && post <= GetCurrentTransactionStartTimestamp());
+}
+
+/* The window a node holds its resource for, within its job's window. */
+static void
+node_window(const NodeRow *n, const JobHead *j, TimestampTz *lo, TimestampTz *hi)
+{
+	*lo = n->has_from ? Max(n->held_from, j->pre) : j->pre;
+	*hi = n->has_until ? Min(n->held_until, j->post) : j->post;
+}
+
+/*
+ * Refuse a resource that cannot fill the node: not in the node's pool, or
+ * lacking a required capability (MJ006).  An unknown resource is MJ404.
+ */
+static void
+check_assignment(const NodeRow *n, const char *code)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"SELECT r.name, "
+		"  $2::bigint IS NULL OR EXISTS (SELECT FROM mojob.pool_member m "
+		"                                WHERE m.pool_id = $2 AND m.resource_id = r.id), "
+		"  (SELECT p.name FROM mojob.pool p WHERE p.id = $2), "
+		"  ARRAY(SELECT c FROM unnest($3::text[]) AS c WHERE c <> ALL (r.capabilities) ORDER BY c)::text "
+		"FROM mojob.resource r WHERE r.id = $1";
+	Oid			argtypes[3] = {INT8OID, INT8OID, TEXTARRAYOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+	char	   *name;
+	char	   *missing;
+
+	args[0] = Int64GetDatum(n->resource_id);
+	args[1] = Int64GetDatum(n->pool_id);
+	if (!n->has_pool)
+		nulls[1] = 'n';
+	args[2] = n->caps;
+	if (n->caps == (Datum) 0)
+		nulls[2] = 'n';
+
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 3, argtypes), args, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.resource failed");
+	if (SPI_processed == 0)
+		mojob_not_found_resource(n->resource_id);
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	name = TextDatumGetCString(SPI_getbinval(row, desc, 1, &isnull));
+	if (!DatumGetBool(SPI_getbinval(row, desc, 2, &isnull)))
+	{
+		Datum		pool = SPI_getbinval(row, desc, 3, &isnull);
+
+		if (isnull)
+			mojob_not_found("pool", n->pool_id);
+		ereport(ERROR,
+				(errcode(ERRCODE_MOJOB_NOT_READY),
+				 errmsg("resource \"%s\" is not in pool \"%s\"", name, TextDatumGetCString(pool)),
+				 errdetail("Node " INT64_FORMAT " of job %s is filled from that pool.", n->id, code),
+				 errhint("Pick a member: SELECT * FROM mojob.free_resources(during, pool => " INT64_FORMAT ").",
+						 n->pool_id)));
+	}
+	missing = TextDatumGetCString(SPI_getbinval(row, desc, 4, &isnull));
+	if (strcmp(missing, "{}") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_MOJOB_NOT_READY),
+				 errmsg("resource \"%s\" lacks capabilities %s", name, missing),
+				 errdetail("Node " INT64_FORMAT " of job %s requires them.", n->id, code),
+				 errhint("Pick a resource that has them: SELECT * FROM mojob.free_resources(during, capabilities => ...).")));
+	mojob_spi_finish();
+}
+
+/* Book node n of job j (which holds), checking the resource is free. */
+static void
+book_node(const NodeRow *n, const JobHead *j, bool check)
+{
+	TimestampTz lo,
+				hi;
+
+	node_window(n, j, &lo, &hi);
+	if (lo >= hi)
+	{
+		mojob_drop_booking(n->id);
+		return;
+	}
+	if (check)
+	{
+		MojobResource r;
+
+		mojob_lock_resources(&n->resource_id, 1, &r);
+		mojob_check_free(&r, lo, hi, n->amount, n->job_id, j->code);
+	}
+	mojob_put_booking(n->id, n->job_id, n->resource_id, lo, hi, n->amount);
+}
+
+static void
+refuse_node_change(const JobHead *j, const char *why, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
+			 errmsg("the nodes of %s job %s cannot change", mojob_states[j->state].name, j->code),
+			 errdetail("%s", why),
+			 errhint("%s", hint)));
+}
+
+static void
+refuse_unresolved(const JobHead *j)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_MOJOB_NOT_READY),
+			 errmsg("%s job %s cannot have an unresolved pool node", mojob_states[j->state].name, j->code),
+			 errdetail("A confirmed job has a resource for every node."),
+			 errhint("Give the node a resource, or return the job to tentative with mojob.unconfirm(job) first.")));
+}
+
+/* The rules of the job's state for a node change (DESIGN.md section 1). */
+static void
+check_node_state(const JobHead *j, const NodeRow *newn)
+{
+	if (j->state == MJ_COMPLETED || j->state == MJ_CANCELED)
+		refuse_node_change(j, "Completed and canceled jobs keep the nodes they had.",
+						   "Create a new job with mojob.duplicate().");
+	if (newn && !newn->has_resource && (j->state == MJ_CONFIRMED || j->state == MJ_RUNNING))
+		refuse_unresolved(j);
+}
+
+static bool
+num_gt(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
+											 NumericGetDatum(b))) > 0;
+}
+
+static HeapTuple
+node_insert(TriggerData *td, bool privileged)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	NodeRow		n = read_node(td->tg_trigtuple, desc);
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	JobHead		j = touch_job(n.job_id);
+
+	if (!j.found)
+		mojob_not_found("job", n.job_id);
+	if (!privileged)
+	{
+		check_node_state(&j, &n);
+		if (j.state == MJ_RUNNING && (!n.has_from || n.held_from < now))
+			refuse_node_change(&j, "A running job's resources change from now on only.",
+							   "Use mojob.swap_resource(job, old, new) to replace one from now.");
+	}
+	if (n.has_resource)
+		check_assignment(&n, j.code);
+	if (n.has_resource && job_holds(j.state, j.post))
+		book_node(&n, &j, true);
+	return td->tg_trigtuple;
+}
+
+static HeapTuple
+node_update(TriggerData *td, bool privileged)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	NodeRow		o = read_node(td->tg_trigtuple, desc);
+	NodeRow		n = read_node(td->tg_newtuple, desc);
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	JobHead		j;
+	bool		resource_changed;
+
+	if (o.id != n.id || o.job_id != n.job_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
+				 errmsg("node " INT64_FORMAT " cannot move to another job or id", o.id),
+				 errhint("Remove it with mojob.remove_resource() and add a new one.")));
+	j = touch_job(n.job_id);
+	if (!j.found)
+		mojob_not_found("job", n.job_id);
+
+	resource_changed = o.has_resource != n.has_resource ||
+		o.resource_id != n.resource_id || o.has_pool != n.has_pool || o.pool_id != n.pool_id ||
+		!datum_image_eq(o.caps, n.caps, false, -1);
+
+	if (!privileged)
+	{
+		check_node_state(&j, &n);
+		if (j.state == MJ_RUNNING)
+		{
+			/* Only an end from now on: the node is dropped or swapped out. */
+			bool		until_changed = n.has_until != o.has_until || n.held_until != o.held_until;
+			bool		other_changed = resource_changed ||
+				num_gt(o.amount, n.amount) || num_gt(n.amount, o.amount) ||
+				o.has_from != n.has_from || o.held_from != n.held_from;
+
+			if (other_changed ||
+				(until_changed &&
+				 (!n.has_until || n.held_until < now ||
+				  (o.has_until && n.held_until > o.held_until))))
+				refuse_node_change(&j, "A running job may only end a node's hold from now on.",
+								   "Use mojob.swap_resource(job, old, new) or mojob.remove_resource(job, resource).");
+		}
+	}
+	if (n.has_resource && resource_changed)
+		check_assignment(&n, j.code);
+
+	if (job_holds(j.state, j.post))
+	{
+		if (!n.has_resource)
+			mojob_drop_booking(n.id);
+		else
+		{
+			TimestampTz olo,
+						ohi,
+						lo,
+						hi;
+			bool		grows;
+
+			node_window(&o, &j, &olo, &ohi);
+			node_window(&n, &j, &lo, &hi);
+			grows = !o.has_resource || o.resource_id != n.resource_id ||
+				num_gt(n.amount, o.amount) || lo < olo || hi > ohi;
+			book_node(&n, &j, grows);
+		}
+	}
+	return td->tg_newtuple;
+}
+
+static HeapTuple
+node_delete(TriggerData *td, bool privileged)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	NodeRow		o = read_node(td->tg_trigtuple, desc);
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	JobHead		j = touch_job(o.job_id);
+
+	/* No job: it is being deleted, and its nodes with it. */
+	if (j.found && !privileged)
+	{
+		check_node_state(&j, NULL);
+		if (j.state == MJ_RUNNING && !(o.has_from && o.held_from >= now))
+			refuse_node_change(&j, "A running job keeps the record of the resources it used.",
+							   "Use mojob.remove_resource(job, resource): it ends the node's hold now.");
+	}
+	mojob_drop_booking(o.id);
+	return td->tg_trigtuple;
+}
+
+/*
+ * Trigger zz_mojob_node_guard: BEFORE INSERT OR UPDATE OR DELETE ON
+ * mojob.job_resource FOR EACH ROW.
+ */
+Datum
+mojob_node_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	bool		privileged;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mojob_node_guard must be fired BEFORE ... FOR EACH ROW")));
+	privileged = mojob_is_privileged(RelationGetRelid(td->tg_relation));
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		return PointerGetDatum(node_insert(td, privileged));
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		return PointerGetDatum(node_update(td, privileged));
+	return PointerGetDatum(node_delete(td, privileged));
+}
+
+/* ---------------------------------------------------------------------
+ * Functions
+ * ---------------------------------------------------------------------
+ */
+
+static Numeric
+arg_amount(FunctionCallInfo fcinfo, int argno)
+{
+	Numeric		a;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("amount must not be null"),
+				 errhint("Pass 0 for a node that uses no capacity.")));
+	a = PG_GETARG_NUMERIC(argno);
+	if (numeric_is_nan(a) || num_gt(int64_to_numeric(0), a) ||
+		numeric_is_inf(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("amount must be a finite number, 0 or more"),
+				 errdetail("It is %s.", DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(a))))));
+	return a;
+}
+
+/* Run one statement on job_resource, returning its single row (or none). */
+static Datum
+node_statement(MojobPlan *plan, const char *sql, int nargs, Oid *argtypes,
+			   Datum *args, const char *nulls, int expect, bool *found)
+{
+	int			ret;
+	Datum		result = (Datum) 0;
+
+	ret = SPI_execute_plan(mojob_plan(plan, sql, nargs, argtypes), args, nulls, false, 0);
+	if (ret != expect)
+		elog(ERROR, "writing mojob.job_resource failed: %s", SPI_result_code_string(ret));
+	*found = SPI_processed > 0;
+	if (*found && SPI_tuptable != NULL)
+		result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	return result;
+}
+
+/* Refuse a resource that already serves a node of the job. */
+static void
+check_not_in_job(int64 job, int64 resource)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"SELECT n.id, j.code FROM mojob.job_resource n JOIN mojob.job j ON j.id = n.job_id "
+		"WHERE n.job_id = $1 AND n.resource_id = $2";
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(job), Int64GetDatum(resource)};
+	bool		isnull;
+
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 2, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.job_resource failed");
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("resource " INT64_FORMAT " already serves job %s", resource,
+						TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull))),
+				 errdetail("It is node " INT64_FORMAT ".",
+						   DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))),
+				 errhint("One resource serves at most one node of a job.")));
+}
+
+/* mojob.add_resource(job, resource, amount, alias) RETURNS mojob.job_resource */
+Datum
+mojob_add_resource(PG_FUNCTION_ARGS)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"INSERT INTO mojob.job_resource (job_id, resource_id, amount, alias) "
+		"VALUES ($1, $2, $3, $4) RETURNING *";
+	int64		job = mojob_arg_id(fcinfo, 0, "job");
+	int64		resource = mojob_arg_id(fcinfo, 1, "resource");
+	Numeric		amount = arg_amount(fcinfo, 2);
+	Oid			argtypes[4] = {INT8OID, INT8OID, NUMERICOID, TEXTOID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		found;
+	Datum		result;
+
+	args[0] = Int64GetDatum(job);
+	args[1] = Int64GetDatum(resource);
+	args[2] = NumericGetDatum(amount);
+	args[3] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+	if (PG_ARGISNULL(3))
+		nulls[3] = 'n';
+	mojob_spi_connect();
+	check_not_in_job(job, resource);
+	result = node_statement(&plan, sql, 4, argtypes, args, nulls, SPI_OK_INSERT_RETURNING, &found);
+	mojob_spi_finish();
+	return result;
+}
+
+/* mojob.add_pool_node(job, pool, alias, required_capabilities) RETURNS mojob.job_resource */
+Datum
+mojob_add_pool_node(PG_FUNCTION_ARGS)
+{
+	static MojobPlan plan;
+	static MojobPlan pool_plan;
+	static const char *sql =
+		"INSERT INTO mojob.job_resource (job_id, pool_id, alias, required_capabilities) "
+		"VALUES ($1, $2, $3, $4) RETURNING *";
+	static const char *pool_sql = "SELECT FROM mojob.pool WHERE id = $1";
+	int64		job = mojob_arg_id(fcinfo, 0, "job");
+	int64		pool = mojob_arg_id(fcinfo, 1, "pool");
+	Datum		caps = mojob_arg_datum(fcinfo, 3, "required_capabilities");
+	Oid			argtypes[4] = {INT8OID, INT8OID, TEXTOID, TEXTARRAYOID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		found;
+	Datum		result;
+
+	if (array_contains_nulls(DatumGetArrayTypeP(caps)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("required_capabilities must not contain NULL")));
+	args[0] = Int64GetDatum(job);
+	args[1] = Int64GetDatum(pool);
+	args[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	if (PG_ARGISNULL(2))
+		nulls[2] = 'n';
+	args[3] = caps;
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&pool_plan, pool_sql, 1, &argtypes[1]), &args[1], NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.pool failed");
+	if (SPI_processed == 0)
+		mojob_not_found("pool", pool);
+	result = node_statement(&plan, sql, 4, argtypes, args, nulls, SPI_OK_INSERT_RETURNING, &found);
+	mojob_spi_finish();
+	return result;
+}
+
+/* mojob.assign_node(node, resource) RETURNS mojob.job_resource */
+Datum
+mojob_assign_node(PG_FUNCTION_ARGS)
+{
+	static MojobPlan plan;
+	static MojobPlan read_plan;
+	static const char *sql =
+		"UPDATE mojob.job_resource SET resource_id = $2 WHERE id = $1 RETURNING *";
+	static const char *read_sql =
+		"SELECT job_id FROM mojob.job_resource WHERE id = $1";
+	int64		node = mojob_arg_id(fcinfo, 0, "node");
+	int64		resource = mojob_arg_id(fcinfo, 1, "resource");
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(node), Int64GetDatum(resource)};
+	bool		found;
+	bool		isnull;
+	Datum		result;
+
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&read_plan, read_sql, 1, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.job_resource failed");
+	if (SPI_processed == 0)
+		mojob_not_found("node", node);
+	{
+		int64		job = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		static MojobPlan same_plan;
+		static const char *same_sql =
+			"SELECT FROM mojob.job_resource WHERE id = $1 AND resource_id = $2";
+
+		if (SPI_execute_plan(mojob_plan(&same_plan, same_sql, 2, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "reading mojob.job_resource failed");
+		if (SPI_processed == 0)
+			check_not_in_job(job, resource);
+	}
+	result = node_statement(&plan, sql, 2, argtypes, args, NULL, SPI_OK_UPDATE_RETURNING, &found);
+	if (!found)
+		mojob_not_found("node", node);
+	mojob_spi_finish();
+	return result;
+}
+
+/* The node of job serving resource, with its job's state. */
+static int64
+find_node(int64 job, int64 resource, MojobState *state)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"SELECT n.id, j.state FROM mojob.job j "
+		"LEFT JOIN mojob.job_resource n ON n.job_id = j.id AND n.resource_id = $2 "
+		"WHERE j.id = $1";
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(job), Int64GetDatum(resource)};
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 2, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.job_resource failed");
+	if (SPI_processed == 0)
+		mojob_not_found("job", job);
+	*state = mojob_state_from_oid(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+																 SPI_tuptable->tupdesc, 2, &isnull)));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_MOJOB_NOT_FOUND),
+				 errmsg("resource " INT64_FORMAT " is not a node of job " INT64_FORMAT, resource, job),
+				 errhint("SELECT * FROM mojob.job_resource WHERE job_id = " INT64_FORMAT " lists its nodes.", job)));
+	return DatumGetInt64(d);
+}
+
+/*
+ * mojob.remove_resource(job, resource): the job stops using the resource.
+ * A running job keeps the node with its hold ended now.
+ */
+Datum
+mojob_remove_resource(PG_FUNCTION_ARGS)
+{
+	static MojobPlan end_plan;
+	static MojobPlan delete_plan;
+	static const char *end_sql =
+		"UPDATE mojob.job_resource SET held_until = now() "
+		"WHERE id = $1 AND (held_from IS NULL OR held_from < now())";
+	static const char *delete_sql = "DELETE FROM mojob.job_resource WHERE id = $1";
+	int64		job = mojob_arg_id(fcinfo, 0, "job");
+	int64		resource = mojob_arg_id(fcinfo, 1, "resource");
+	MojobState	state;
+	int64		node;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+	bool		found = false;
+
+	mojob_spi_connect();
+	node = find_node(job, resource, &state);
+	args[0] = Int64GetDatum(node);
+	if (state == MJ_RUNNING)
+		node_statement(&end_plan, end_sql, 1, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+	if (!found)
+		node_statement(&delete_plan, delete_sql, 1, argtypes, args, NULL, SPI_OK_DELETE, &found);
+	mojob_spi_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * mojob.swap_resource(job, old_resource, new_resource) RETURNS mojob.job:
+ * the node of old_resource is filled by new_resource.  On a running job the
+ * old resource is freed from now and the new one held from now.
+ */
+Datum
+mojob_swap_resource(PG_FUNCTION_ARGS)
+{
+	static MojobPlan assign_plan;
+	static MojobPlan end_plan;
+	static MojobPlan add_plan;
+	static MojobPlan job_plan;
+	static const char *assign_sql =
+		"UPDATE mojob.job_resource SET resource_id = $2 WHERE id = $1";
+	static const char *end_sql =
+		"UPDATE mojob.job_resource SET held_until = now() WHERE id = $1";
+	static const char *add_sql =
+		"INSERT INTO mojob.job_resource (job_id, resource_id, pool_id, alias, amount, "
+		"required_capabilities, held_from) "
+		"SELECT job_id, $2, pool_id, alias, amount, required_capabilities, now() "
+		"FROM mojob.job_resource WHERE id = $1";
+	static const char *job_sql = "SELECT * FROM mojob.job WHERE id = $1";
+	int64		job = mojob_arg_id(fcinfo, 0, "job");
+	int64		old_resource = mojob_arg_id(fcinfo, 1, "old_resource");
+	int64		new_resource = mojob_arg_id(fcinfo, 2, "new_resource");
+	MojobState	state;
+	int64		node;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2];
+	bool		found;
+	Datum		result;
+
+	mojob_spi_connect();
+	node = find_node(job, old_resource, &state);
+	if (old_resource == new_resource)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("old_resource and new_resource are the same")));
+	check_not_in_job(job, new_resource);
+	args[0] = Int64GetDatum(node);
+	args[1] = Int64GetDatum(new_resource);
+	if (state == MJ_RUNNING)
+	{
+		node_statement(&add_plan, add_sql, 2, argtypes, args, NULL, SPI_OK_INSERT, &found);
+		node_statement(&end_plan, end_sql, 1, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+	}
+	else
+		node_statement(&assign_plan, assign_sql, 2, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+
+	args[0] = Int64GetDatum(job);
+	result = node_statement(&job_plan, job_sql, 1, argtypes, args, NULL, SPI_OK_SELECT, &found);
+	mojob_spi_finish();
+	return result;
+}
