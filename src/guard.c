@@ -380,8 +380,7 @@ refuse_transition(HeapTuple oldtup, TupleDesc desc, const MojobJobAttrs *a,
 			(errcode(ERRCODE_MOJOB_TRANSITION),
 			 errmsg("job %s cannot go from %s to %s",
 					job_label(oldtup, desc, a), mojob_states[from].name, mojob_states[to].name),
-			 errdetail("From %s a job may go to %s.", mojob_states[from].name,
-					   mojob_successors_text(from)),
+			 errdetail("%s", mojob_successors_text(from)),
 			 errhint("SELECT * FROM mojob.state_transitions shows every allowed transition.")));
 }
 
@@ -425,9 +424,9 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 			ereport(ERROR,
 					(errcode(ERRCODE_MOJOB_TRANSITION),
 					 errmsg("job %s is already %s", code, mojob_states[to].name),
-					 errdetail("%s moves a job to %s; from %s a job may go to %s.",
+					 errdetail("%s moves a job to %s. %s",
 							   mojob_request.function, mojob_states[to].name,
-							   mojob_states[from].name, mojob_successors_text(from)),
+							   mojob_successors_text(from)),
 					 errhint("SELECT * FROM mojob.state_transitions shows every allowed transition.")));
 		check_edit(oldtup, newtup, desc, a, from, -1, now);
 

@@ -36,6 +36,13 @@ PG_FUNCTION_INFO_V1(mojob_swap_resource);
 
 MojobTouch	mojob_touch = {false, 0};
 
+/*
+ * True while one of the functions below writes a node: the rules then hold
+ * for every caller.  Only a plain INSERT by the tables' owner or a superuser
+ * (a restore) may add nodes to jobs in any state, as it may add jobs.
+ */
+static bool node_api_call = false;
+
 /* The job a node belongs to, as the touch returned it. */
 typedef struct JobHead
 {
@@ -311,7 +318,7 @@ node_insert(TriggerData *td, bool privileged)
 }
 
 static HeapTuple
-node_update(TriggerData *td, bool privileged)
+node_update(TriggerData *td)
 {
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	NodeRow		o = read_node(td->tg_trigtuple, desc);
@@ -333,24 +340,21 @@ node_update(TriggerData *td, bool privileged)
 		o.resource_id != n.resource_id || o.has_pool != n.has_pool || o.pool_id != n.pool_id ||
 		!datum_image_eq(o.caps, n.caps, false, -1);
 
-	if (!privileged)
+	check_node_state(&j, &n);
+	if (j.state == MJ_RUNNING)
 	{
-		check_node_state(&j, &n);
-		if (j.state == MJ_RUNNING)
-		{
-			/* Only an end from now on: the node is dropped or swapped out. */
-			bool		until_changed = n.has_until != o.has_until || n.held_until != o.held_until;
-			bool		other_changed = resource_changed ||
-				num_gt(o.amount, n.amount) || num_gt(n.amount, o.amount) ||
-				o.has_from != n.has_from || o.held_from != n.held_from;
+		/* Only an end from now on: the node is dropped or swapped out. */
+		bool		until_changed = n.has_until != o.has_until || n.held_until != o.held_until;
+		bool		other_changed = resource_changed ||
+			num_gt(o.amount, n.amount) || num_gt(n.amount, o.amount) ||
+			o.has_from != n.has_from || o.held_from != n.held_from;
 
-			if (other_changed ||
-				(until_changed &&
-				 (!n.has_until || n.held_until < now ||
-				  (o.has_until && n.held_until > o.held_until))))
-				refuse_node_change(&j, "A running job may only end a node's hold from now on.",
-								   "Use mojob.swap_resource(job, old, new) or mojob.remove_resource(job, resource).");
-		}
+		if (other_changed ||
+			(until_changed &&
+			 (!n.has_until || n.held_until < now ||
+			  (o.has_until && n.held_until > o.held_until))))
+			refuse_node_change(&j, "A running job may only end a node's hold from now on.",
+							   "Use mojob.swap_resource(job, old, new) or mojob.remove_resource(job, resource).");
 	}
 	if (n.has_resource && resource_changed)
 		check_assignment(&n, j.code);
@@ -378,7 +382,7 @@ node_update(TriggerData *td, bool privileged)
 }
 
 static HeapTuple
-node_delete(TriggerData *td, bool privileged)
+node_delete(TriggerData *td)
 {
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	NodeRow		o = read_node(td->tg_trigtuple, desc);
@@ -386,7 +390,7 @@ node_delete(TriggerData *td, bool privileged)
 	JobHead		j = touch_job(o.job_id);
 
 	/* No job: it is being deleted, and its nodes with it. */
-	if (j.found && !privileged)
+	if (j.found)
 	{
 		check_node_state(&j, NULL);
 		if (j.state == MJ_RUNNING && !(o.has_from && o.held_from >= now))
@@ -413,12 +417,15 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("mojob_node_guard must be fired BEFORE ... FOR EACH ROW")));
-	privileged = mojob_is_privileged(RelationGetRelid(td->tg_relation));
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		privileged = !node_api_call &&
+			mojob_is_privileged(RelationGetRelid(td->tg_relation));
 		return PointerGetDatum(node_insert(td, privileged));
+	}
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-		return PointerGetDatum(node_update(td, privileged));
-	return PointerGetDatum(node_delete(td, privileged));
+		return PointerGetDatum(node_update(td));
+	return PointerGetDatum(node_delete(td));
 }
 
 /* ---------------------------------------------------------------------
@@ -454,7 +461,16 @@ node_statement(MojobPlan *plan, const char *sql, int nargs, Oid *argtypes,
 	int			ret;
 	Datum		result = (Datum) 0;
 
-	ret = SPI_execute_plan(mojob_plan(plan, sql, nargs, argtypes), args, nulls, false, 0);
+	node_api_call = true;
+	PG_TRY();
+	{
+		ret = SPI_execute_plan(mojob_plan(plan, sql, nargs, argtypes), args, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		node_api_call = false;
+	}
+	PG_END_TRY();
 	if (ret != expect)
 		elog(ERROR, "writing mojob.job_resource failed: %s", SPI_result_code_string(ret));
 	*found = SPI_processed > 0;

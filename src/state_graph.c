@@ -76,8 +76,8 @@ mojob_cause_name(MojobCause cause)
 }
 
 /*
- * A sentence fragment listing where a job may go from a state, for error
- * details: "tentative (mojob.reserve(job))", or "nowhere".
+ * A sentence for error details saying where a job may go from a state:
+ * "From draft a job may go to tentative by mojob.reserve(job)."
  */
 char *
 mojob_successors_text(MojobState from)
@@ -92,13 +92,14 @@ mojob_successors_text(MojobState from)
 
 		if (e->from != from)
 			continue;
-		appendStringInfo(&buf, "%s%s by %s", any ? ", " : "",
+		appendStringInfo(&buf, "%s%s by %s", any ? ", or " : "",
 						 mojob_states[e->to].name, e->function);
 		any = true;
 	}
 	if (!any)
-		appendStringInfoString(&buf, "nowhere: it is final");
-	return buf.data;
+		return psprintf("A %s job is final: no transition leaves %s.",
+						mojob_states[from].name, mojob_states[from].name);
+	return psprintf("From %s a job may go to %s.", mojob_states[from].name, buf.data);
 }
 
 static MojobState
