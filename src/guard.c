@@ -26,6 +26,7 @@
 
 #include "mojob.h"
 #include "booking.h"
+#include "scheduler.h"
 
 PG_FUNCTION_INFO_V1(mojob_job_guard);
 
@@ -520,6 +521,12 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 		if (mojob_clock.active)
 			mojob_clock.transitions += made;
 	}
+
+	/* A job newly due at a time wakes the scheduler, at commit. */
+	if (final == MJ_CONFIRMED && (from != final || start_at != get_time(oldtup, desc, a->start_at)))
+		mojob_scheduler_note_due(start_at);
+	else if (final == MJ_RUNNING && (from != final || end_at != get_time(oldtup, desc, a->end_at)))
+		mojob_scheduler_note_due(end_at);
 
 	/* The bookings follow the job's state and window. */
 	{

@@ -417,30 +417,45 @@ mojob_delete_job(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
+#define DUE_CONDITION \
+	"((state = 'confirmed' AND start_at <= $1) OR (state = 'running' AND end_at <= $1))"
+
 /*
- * Make every time transition due at "at": confirmed jobs whose start has
+ * Make the time transitions due at "at": confirmed jobs whose start has
  * come run, running jobs whose end has come complete.  Returns how many
- * transitions were made.  With limit > 0, moves at most that many jobs
- * and skips rows another transaction has locked (the scheduler's way).
+ * transitions were made.
+ *
+ * With limit 0, every due job moves (mojob.advance()), waiting for rows
+ * other transactions have locked.  With limit > 0 (the scheduler), at most
+ * that many jobs move, rows locked by others are skipped, and so are the
+ * ids in exclude; with only, just those ids are considered.
  */
 int64
-mojob_advance_jobs(TimestampTz at, int limit)
+mojob_advance_due(TimestampTz at, int limit, ArrayType *exclude, ArrayType *only)
 {
 	static MojobPlan plan;
 	static MojobPlan batch_plan;
 	static const char *sql =
 		"UPDATE mojob.job SET state = CASE WHEN state = 'confirmed' "
 		"THEN 'running'::mojob.job_state ELSE 'completed'::mojob.job_state END "
-		"WHERE (state = 'confirmed' AND start_at <= $1) OR (state = 'running' AND end_at <= $1)";
+		"WHERE " DUE_CONDITION;
 	static const char *batch_sql =
 		"UPDATE mojob.job SET state = CASE WHEN state = 'confirmed' "
 		"THEN 'running'::mojob.job_state ELSE 'completed'::mojob.job_state END "
-		"WHERE id IN (SELECT id FROM mojob.job "
-		"  WHERE (state = 'confirmed' AND start_at <= $1) OR (state = 'running' AND end_at <= $1) "
+		"WHERE id IN (SELECT id FROM mojob.job WHERE " DUE_CONDITION
+		"  AND id <> ALL ($3) AND ($4::bigint[] IS NULL OR id = ANY ($4)) "
 		"  LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)";
-	Oid			argtypes[2] = {TIMESTAMPTZOID, INT4OID};
-	Datum		args[2] = {TimestampTzGetDatum(at), Int32GetDatum(limit)};
+	Oid			argtypes[4] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	int64		made;
+
+	args[0] = TimestampTzGetDatum(at);
+	args[1] = Int32GetDatum(limit);
+	args[2] = PointerGetDatum(exclude);
+	args[3] = PointerGetDatum(only);
+	if (only == NULL)
+		nulls[3] = 'n';
 
 	mojob_spi_connect();
 	mojob_clock.active = true;
@@ -449,8 +464,8 @@ mojob_advance_jobs(TimestampTz at, int limit)
 	PG_TRY();
 	{
 		int			ret = limit > 0
-			? SPI_execute_plan(mojob_plan(&batch_plan, batch_sql, 2, argtypes), args, NULL, false, 0)
-			: SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
+			? SPI_execute_plan(mojob_plan(&batch_plan, batch_sql, 4, argtypes), args, nulls, false, 0)
+			: SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, nulls, false, 0);
 
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "advancing mojob.job failed: %s", SPI_result_code_string(ret));
@@ -465,12 +480,59 @@ mojob_advance_jobs(TimestampTz at, int limit)
 	return made;
 }
 
+/* The ids of up to limit due jobs not locked by others and not excluded. */
+int64 *
+mojob_due_jobs(TimestampTz at, int limit, ArrayType *exclude, int *n)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"SELECT id FROM mojob.job WHERE " DUE_CONDITION " AND id <> ALL ($3) "
+		"LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED";
+	Oid			argtypes[3] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID};
+	Datum		args[3] = {TimestampTzGetDatum(at), Int32GetDatum(limit), PointerGetDatum(exclude)};
+	MemoryContext caller = CurrentMemoryContext;
+	int64	   *ids;
+	bool		isnull;
+
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 3, argtypes), args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.job failed");
+	ids = MemoryContextAlloc(caller, sizeof(int64) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	*n = (int) SPI_processed;
+	mojob_spi_finish();
+	return ids;
+}
+
+/* The earliest due time of any job, or DT_NOEND; read through the partial indexes. */
+TimestampTz
+mojob_next_due(void)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"SELECT least((SELECT min(start_at) FROM mojob.job WHERE state = 'confirmed'), "
+		"             (SELECT min(end_at) FROM mojob.job WHERE state = 'running'))";
+	TimestampTz next = DT_NOEND;
+	bool		isnull;
+	Datum		d;
+
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 0, NULL), NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.job failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		next = DatumGetTimestampTz(d);
+	mojob_spi_finish();
+	return next;
+}
+
 /* mojob.advance(at DEFAULT now()) RETURNS integer */
 Datum
 mojob_advance(PG_FUNCTION_ARGS)
 {
 	TimestampTz at = mojob_arg_time(fcinfo, 0, "at");
-	int64		made = mojob_advance_jobs(at, 0);
+	int64		made = mojob_advance_due(at, 0, NULL, NULL);
 
 	PG_RETURN_INT32((int32) Min(made, PG_INT32_MAX));
 }

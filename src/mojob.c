@@ -20,6 +20,7 @@
 
 #include "mojob.h"
 #include "booking.h"
+#include "scheduler.h"
 
 PG_MODULE_MAGIC;
 
@@ -52,7 +53,19 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		catalog_valid = false;
 }
 
-/* Discard what a transaction left behind, committed or not. */
+/* Discard what a transaction left behind; wake the scheduler if it committed. */
+static void
+xact_reset(bool committed)
+{
+	mojob_scheduler_xact_end(committed);
+	mojob_history_xact_end();
+	mojob_confirm_check_reset(InvalidSubTransactionId);
+	mojob_spi_unwind(InvalidSubTransactionId);
+	mojob_request.active = false;
+	mojob_clock.active = false;
+	mojob_touch.active = false;
+}
+
 static void
 xact_callback(XactEvent event, void *arg)
 {
@@ -68,16 +81,13 @@ xact_callback(XactEvent event, void *arg)
 						 errhint("Do not disable mojob's triggers.")));
 			break;
 		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			xact_reset(true);
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
-		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			mojob_history_xact_end();
-			mojob_confirm_check_reset(InvalidSubTransactionId);
-			mojob_spi_unwind(InvalidSubTransactionId);
-			mojob_request.active = false;
-			mojob_clock.active = false;
-			mojob_touch.active = false;
+			xact_reset(false);
 			break;
 		default:
 			break;
@@ -109,16 +119,20 @@ _PG_init(void)
 							   0,
 							   NULL, NULL, NULL);
 
-#if PG_VERSION_NUM >= 150000
-	MarkGUCPrefixReserved("mojob");
-#else
-	EmitWarningsOnPlaceholders("mojob");
-#endif
 
 	CacheRegisterSyscacheCallback(TYPEOID, invalidate_type_cache, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_type_cache, (Datum) 0);
 	CacheRegisterRelcacheCallback(invalidate_rel_cache, (Datum) 0);
 	RegisterXactCallback(xact_callback, NULL);
+
+	mojob_scheduler_init();
+
+	/* After every mojob.* setting is defined: unknown ones are typos. */
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("mojob");
+#else
+	EmitWarningsOnPlaceholders("mojob");
+#endif
 	RegisterSubXactCallback(subxact_callback, NULL);
 }
 

@@ -196,8 +196,11 @@ extern MojobTouch mojob_touch;
 extern MojobRequest mojob_request;
 extern MojobClock mojob_clock;
 
-/* Make the time transitions due at "at" (jobs.c); limit 0 = all. */
-extern int64 mojob_advance_jobs(TimestampTz at, int limit);
+/* Time transitions (jobs.c), for mojob.advance() and the scheduler. */
+extern int64 mojob_advance_due(TimestampTz at, int limit,
+							   struct ArrayType *exclude, struct ArrayType *only);
+extern int64 *mojob_due_jobs(TimestampTz at, int limit, struct ArrayType *exclude, int *n);
+extern TimestampTz mojob_next_due(void);
 
 /* ---------------------------------------------------------------------
  * History and NOTIFY (history.c)
