@@ -10,7 +10,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bindir=$(pg_config --bindir)
-pgxs=$(dirname "$(pg_config --pgxs)")/..
+pgxs_src=$(cd "$(dirname "$(pg_config --pgxs)")/.." && pwd)   # .../lib/pgxs/src
 
 work=$(mktemp -d /tmp/mojob-test.XXXXXX)
 chmod 755 "$work"
@@ -50,8 +50,8 @@ if ls test/t/*.pl >/dev/null 2>&1; then
     [ -d test/perl ] && cp -r test/perl "$tap/perl"
     chmod -R a+rX "$tap"
     scripts/as-root.sh chown -R postgres "$tap"
-    run=(env "PATH=$bindir:$PATH" "TESTDIR=$tap" "PG_REGRESS=$pgxs/src/test/regress/pg_regress"
-         prove -I "$pgxs/src/test/perl" -I "$tap/perl" ${PROVE_FLAGS:-} t/)
+    run=(env "PATH=$bindir:$PATH" "TESTDIR=$tap" "PG_REGRESS=$pgxs_src/test/regress/pg_regress"
+         prove --ext .pl -I "$pgxs_src/test/perl" -I "$tap/perl" ${PROVE_FLAGS:-} t/)
     if [ "$(id -un)" = postgres ]; then (cd "$tap" && "${run[@]}")
     elif [ "$(id -u)" = 0 ]; then (cd "$tap" && runuser -u postgres -- "${run[@]}")
     else (cd "$tap" && sudo -u postgres "${run[@]}")

@@ -6,17 +6,20 @@
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "mojob.h"
 #include "args.h"
 
 static void
-refuse_null(const char *name)
+refuse_null(FunctionCallInfo fcinfo, const char *name)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("%s must not be null", name),
+			 errdetail("%s() was called with %s => NULL.",
+					   fcinfo->flinfo ? get_func_name(fcinfo->flinfo->fn_oid) : "the function", name),
 			 errhint("mojob's functions refuse NULL where they need a value; pass one.")));
 }
 
@@ -24,7 +27,7 @@ int64
 mojob_arg_id(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	if (PG_ARGISNULL(argno))
-		refuse_null(name);
+		refuse_null(fcinfo, name);
 	return PG_GETARG_INT64(argno);
 }
 
@@ -45,7 +48,7 @@ mojob_arg_time(FunctionCallInfo fcinfo, int argno, const char *name)
 	TimestampTz t;
 
 	if (PG_ARGISNULL(argno))
-		refuse_null(name);
+		refuse_null(fcinfo, name);
 	t = PG_GETARG_TIMESTAMPTZ(argno);
 	mojob_check_finite(t, name);
 	return t;
@@ -84,11 +87,12 @@ Datum
 mojob_arg_name(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	if (PG_ARGISNULL(argno))
-		refuse_null(name);
+		refuse_null(fcinfo, name);
 	if (VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(argno)) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", name),
+				 errdetail("The %s is an empty string.", name),
 				 errhint("Give the job a name an operator will recognise.")));
 	return PG_GETARG_DATUM(argno);
 }
@@ -97,7 +101,7 @@ Datum
 mojob_arg_datum(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	if (PG_ARGISNULL(argno))
-		refuse_null(name);
+		refuse_null(fcinfo, name);
 	return PG_GETARG_DATUM(argno);
 }
 
@@ -111,12 +115,14 @@ mojob_arg_ids(FunctionCallInfo fcinfo, int argno, const char *name)
 	int			n;
 
 	if (PG_ARGISNULL(argno))
-		refuse_null(name);
+		refuse_null(fcinfo, name);
 	arr = PG_GETARG_ARRAYTYPE_P(argno);
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a one-dimensional array", name)));
+				 errmsg("%s must be a one-dimensional array", name),
+				 errdetail("It has %d dimensions.", ARR_NDIM(arr)),
+				 errhint("Pass a list of ids such as ARRAY[1, 2].")));
 	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ids, &nulls, &n);
 	for (int i = 0; i < n; i++)
 	{
@@ -124,7 +130,8 @@ mojob_arg_ids(FunctionCallInfo fcinfo, int argno, const char *name)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not contain NULL", name),
-					 errdetail("Element %d is NULL.", i + 1)));
+					 errdetail("Element %d is NULL.", i + 1),
+					 errhint("Every element must be the id of a resource.")));
 		for (int k = 0; k < i; k++)
 			if (DatumGetInt64(ids[k]) == DatumGetInt64(ids[i]))
 				ereport(ERROR,
@@ -155,6 +162,8 @@ mojob_not_found(const char *kind, int64 id)
 	ereport(ERROR,
 			(errcode(ERRCODE_MOJOB_NOT_FOUND),
 			 errmsg("%s " INT64_FORMAT " does not exist", kind, id),
+			 errdetail("No row of mojob.%s has id " INT64_FORMAT ".",
+					   strcmp(kind, "node") == 0 ? "job_resource" : kind, id),
 			 errhint("Look it up in mojob.%s.", strcmp(kind, "job") == 0 ? "job_search" :
 					 strcmp(kind, "node") == 0 ? "job_resource" : kind)));
 }

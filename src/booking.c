@@ -191,7 +191,7 @@ read_holds(int64 resource, TimestampTz lo, TimestampTz hi, int64 exclude_job,
 	args[3] = Int64GetDatum(exclude_job);
 	args[4] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	p = mojob_plan(&plan, sql, 5, argtypes);
 	if (snapshot != InvalidSnapshot)
 		ret = SPI_execute_snapshot(p, args, NULL, snapshot, InvalidSnapshot, true, false, 0);
@@ -244,7 +244,7 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 		elems[i] = Int64GetDatum(ids[i]);
 	args[0] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "locking mojob.resource failed: %s", SPI_result_code_string(ret));
@@ -429,7 +429,7 @@ mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
 	args[3] = TimestampTzGetDatum(lo);
 	args[4] = TimestampTzGetDatum(hi);
 	args[5] = NumericGetDatum(amount);
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	if (SPI_execute_plan(mojob_plan(&plan, sql, 6, argtypes), args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "writing mojob.booking failed");
 	mojob_spi_finish();
@@ -443,7 +443,7 @@ mojob_drop_booking(int64 node_id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(node_id)};
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "deleting from mojob.booking failed");
 	mojob_spi_finish();
@@ -457,7 +457,7 @@ drop_job_bookings(int64 job_id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(job_id)};
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "deleting from mojob.booking failed");
 	mojob_spi_finish();
@@ -488,7 +488,7 @@ read_nodes(int64 job_id, int *nnodes)
 	MemoryContext caller = CurrentMemoryContext;
 	JobNode    *nodes;
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.job_resource failed");
 	nodes = MemoryContextAlloc(caller, sizeof(JobNode) * (SPI_processed + 1));
@@ -630,7 +630,7 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 		Datum		args[1] = {Int64GetDatum(old.id)};
 		int64		nodes;
 
-		mojob_spi_connect();
+		mojob_spi_connect_owner();
 		if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading mojob.job_resource failed");
 		nodes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -834,7 +834,7 @@ mojob_confirm_check_flush(void)
 		return;
 	npending = 0;
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	/* Most databases have no unresolved node at all: one probe says so. */
 	if (SPI_execute_plan(mojob_plan(&any_plan, any_sql, 0, NULL), NULL, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.job_resource failed");

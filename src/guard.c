@@ -30,7 +30,7 @@
 
 PG_FUNCTION_INFO_V1(mojob_job_guard);
 
-MojobRequest mojob_request = {false, 0, MJ_DRAFT, NULL};
+MojobRequest mojob_request = {false, 0, NULL, NULL};
 MojobClock	mojob_clock = {false, 0, 0};
 
 /* Values of mojob.settings that a new job needs. */
@@ -118,7 +118,7 @@ read_new_job_settings(MojobNewJobSettings *s)
 	HeapTuple	row;
 	TupleDesc	desc;
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	if (SPI_execute_plan(mojob_plan(&plan, sql, 0, NULL), NULL, NULL, true, 2) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.settings failed");
 	if (SPI_processed != 1)
@@ -418,17 +418,30 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 
 	job_id = DatumGetInt64(heap_getattr(oldtup, a->id, desc, &isnull));
 
-	if (from == to)
+	/* A transition function asks for its own edge, and no other. */
+	if (mojob_request.active && mojob_request.job_id == job_id)
 	{
-		if (mojob_request.active && mojob_request.job_id == job_id &&
-			mojob_request.target == to)
+		const MojobEdge *e = mojob_find_action(from, mojob_request.action);
+
+		if (e == NULL && from == to)
 			ereport(ERROR,
 					(errcode(ERRCODE_MOJOB_TRANSITION),
 					 errmsg("job %s is already %s", code, mojob_states[to].name),
-					 errdetail("%s moves a job to %s. %s",
-							   mojob_request.function, mojob_states[to].name,
-							   mojob_successors_text(from)),
+					 errdetail("%s", mojob_successors_text(from)),
 					 errhint("SELECT * FROM mojob.state_transitions shows every allowed transition.")));
+		if (e == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_MOJOB_TRANSITION),
+					 errmsg("job %s is %s, and %s applies only to %s jobs",
+							code, mojob_states[from].name, mojob_request.function,
+							mojob_action_sources_text(mojob_request.action)),
+					 errdetail("%s", mojob_successors_text(from)),
+					 errhint("SELECT * FROM mojob.state_transitions shows every allowed transition.")));
+		Assert(e->to == to);
+	}
+
+	if (from == to)
+	{
 		check_edit(oldtup, newtup, desc, a, from, -1, now);
 
 		/* A node changed: the job row itself stays as it is. */

@@ -217,7 +217,7 @@ mojob_history_flush(void)
 	/* The rows are taken: a failure below aborts the statement anyway. */
 	nevents = 0;
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	mojob_history_writing = true;
 	PG_TRY();
 	{

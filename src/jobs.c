@@ -225,7 +225,7 @@ mojob_create_job_for_resource(PG_FUNCTION_ARGS)
  * refused (MJ001) rather than taken for an edit.
  */
 static Datum
-transition(FunctionCallInfo fcinfo, MojobState target, const char *function)
+transition(FunctionCallInfo fcinfo, const char *action, MojobState target, const char *function)
 {
 	static MojobPlan plan;
 	static MojobPlan cancel_plan;
@@ -251,7 +251,7 @@ transition(FunctionCallInfo fcinfo, MojobState target, const char *function)
 	mojob_spi_connect();
 	mojob_request.active = true;
 	mojob_request.job_id = job;
-	mojob_request.target = target;
+	mojob_request.action = action;
 	mojob_request.function = function;
 	PG_TRY();
 	{
@@ -277,42 +277,42 @@ transition(FunctionCallInfo fcinfo, MojobState target, const char *function)
 Datum
 mojob_reserve(PG_FUNCTION_ARGS)
 {
-	return transition(fcinfo, MJ_TENTATIVE, "mojob.reserve(job)");
+	return transition(fcinfo, "reserve", MJ_TENTATIVE, "mojob.reserve(job)");
 }
 
 /* mojob.confirm(job): tentative -> confirmed (-> running if its start has passed) */
 Datum
 mojob_confirm(PG_FUNCTION_ARGS)
 {
-	return transition(fcinfo, MJ_CONFIRMED, "mojob.confirm(job)");
+	return transition(fcinfo, "confirm", MJ_CONFIRMED, "mojob.confirm(job)");
 }
 
 /* mojob.unconfirm(job): confirmed -> tentative */
 Datum
 mojob_unconfirm(PG_FUNCTION_ARGS)
 {
-	return transition(fcinfo, MJ_TENTATIVE, "mojob.unconfirm(job)");
+	return transition(fcinfo, "unconfirm", MJ_TENTATIVE, "mojob.unconfirm(job)");
 }
 
 /* mojob.start(job): confirmed -> running, now */
 Datum
 mojob_start(PG_FUNCTION_ARGS)
 {
-	return transition(fcinfo, MJ_RUNNING, "mojob.start(job)");
+	return transition(fcinfo, "start", MJ_RUNNING, "mojob.start(job)");
 }
 
 /* mojob.stop(job): running -> completed, now */
 Datum
 mojob_stop(PG_FUNCTION_ARGS)
 {
-	return transition(fcinfo, MJ_COMPLETED, "mojob.stop(job)");
+	return transition(fcinfo, "stop", MJ_COMPLETED, "mojob.stop(job)");
 }
 
 /* mojob.cancel(job, reason): tentative or confirmed -> canceled */
 Datum
 mojob_cancel(PG_FUNCTION_ARGS)
 {
-	return transition(fcinfo, MJ_CANCELED, "mojob.cancel(job, reason)");
+	return transition(fcinfo, "cancel", MJ_CANCELED, "mojob.cancel(job, reason)");
 }
 
 /* ---------------------------------------------------------------------

@@ -6,6 +6,8 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -172,6 +174,14 @@ mojob_catalog(void)
 			catalog.state_oid[i] = label;
 		}
 		catalog.job_rel = get_relname_relid("job", nsp);
+		{
+			HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(catalog.job_rel));
+
+			if (!HeapTupleIsValid(tup))
+				elog(ERROR, "cache lookup failed for relation %u", catalog.job_rel);
+			catalog.owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+			ReleaseSysCache(tup);
+		}
 		/* Saved plans survive unless mojob's objects were re-created. */
 		catalog.generation = old.generation;
 		if (memcmp(&old, &catalog, sizeof(MojobCatalog)) != 0)
@@ -313,23 +323,54 @@ typedef struct SpiLevel
 {
 	int			guc_level;
 	SubTransactionId subid;
+	bool		as_owner;
+	Oid			save_userid;
+	int			save_sec_context;
 } SpiLevel;
 static SpiLevel spi_levels[MAX_SPI_DEPTH];
 static int	spi_depth = 0;
 
-void
-mojob_spi_connect(void)
+static void
+spi_connect(bool as_owner)
 {
+	SpiLevel   *level;
+
 	if (spi_depth >= MAX_SPI_DEPTH)
 		elog(ERROR, "mojob calls nest too deeply");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spi_levels[spi_depth].subid = GetCurrentSubTransactionId();
-	spi_levels[spi_depth].guc_level = NewGUCNestLevel();
+	level = &spi_levels[spi_depth];
+	level->subid = GetCurrentSubTransactionId();
+	level->as_owner = as_owner;
+	GetUserIdAndSecContext(&level->save_userid, &level->save_sec_context);
+	level->guc_level = NewGUCNestLevel();
 	spi_depth++;
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	if (as_owner)
+		SetUserIdAndSecContext(mojob_catalog()->owner,
+							   level->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* SPI for the statements a caller asked for: they run with its privileges. */
+void
+mojob_spi_connect(void)
+{
+	spi_connect(false);
+}
+
+/*
+ * SPI for mojob's own bookkeeping (history rows, bookings, locking resource
+ * rows, reading settings): it runs as the owner of mojob's tables, as
+ * PostgreSQL runs foreign-key checks as the table owner, so that a role
+ * allowed to reserve a job needs no rights on the tables mojob keeps for
+ * itself.
+ */
+void
+mojob_spi_connect_owner(void)
+{
+	spi_connect(true);
 }
 
 /*
@@ -348,6 +389,9 @@ mojob_spi_finish(void)
 {
 	Assert(spi_depth > 0);
 	spi_depth--;
+	if (spi_levels[spi_depth].as_owner)
+		SetUserIdAndSecContext(spi_levels[spi_depth].save_userid,
+							   spi_levels[spi_depth].save_sec_context);
 	AtEOXact_GUC(true, spi_levels[spi_depth].guc_level);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");

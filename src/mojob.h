@@ -76,6 +76,7 @@ typedef struct MojobEdge
 	MojobState	from;
 	MojobState	to;
 	MojobCause	cause;
+	const char *action;			/* short name: reserve, confirm, ... advance */
 	const char *function;		/* what makes it: a SQL function call */
 } MojobEdge;
 
@@ -83,8 +84,10 @@ extern const MojobStateInfo mojob_states[MJ_NUM_STATES];
 
 extern const MojobEdge *mojob_find_edge(MojobState from, MojobState to,
 										MojobCause cause);
+extern const MojobEdge *mojob_find_action(MojobState from, const char *action);
 extern bool mojob_has_edge(MojobState from, MojobState to);
 extern char *mojob_successors_text(MojobState from);
+extern char *mojob_action_sources_text(const char *action);
 extern const char *mojob_cause_name(MojobCause cause);
 
 /* ---------------------------------------------------------------------
@@ -99,6 +102,7 @@ typedef struct MojobCatalog
 	Oid			priority_type;	/* mojob.job_priority */
 	Oid			state_oid[MJ_NUM_STATES];	/* enum label OIDs */
 	Oid			job_rel;		/* mojob.job */
+	Oid			owner;			/* the owner of mojob.job */
 	uint64		generation;		/* bumped whenever the cache is rebuilt */
 } MojobCatalog;
 
@@ -148,6 +152,7 @@ typedef struct MojobPlan
 } MojobPlan;
 
 extern void mojob_spi_connect(void);
+extern void mojob_spi_connect_owner(void);
 extern void mojob_spi_finish(void);
 extern SPIPlanPtr mojob_plan(MojobPlan *slot, const char *sql, int nargs,
 							 const Oid *argtypes);
@@ -166,7 +171,7 @@ typedef struct MojobRequest
 {
 	bool		active;
 	int64		job_id;
-	MojobState	target;
+	const char *action;			/* the edge's action: reserve, confirm, ... */
 	const char *function;
 } MojobRequest;
 

@@ -93,7 +93,7 @@ touch_job(int64 job_id)
 	JobHead		j = {0};
 	int			ret;
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	mojob_touch.active = true;
 	mojob_touch.job_id = job_id;
 	PG_TRY();
@@ -201,7 +201,7 @@ check_assignment(const NodeRow *n, const char *code)
 	if (n->caps == (Datum) 0)
 		nulls[2] = 'n';
 
-	mojob_spi_connect();
+	mojob_spi_connect_owner();
 	if (SPI_execute_plan(mojob_plan(&plan, sql, 3, argtypes), args, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.resource failed");
 	if (SPI_processed == 0)

@@ -32,15 +32,15 @@ const MojobStateInfo mojob_states[MJ_NUM_STATES] = {
 
 /* The transitions: every pair not listed here is refused (MJ001). */
 static const MojobEdge mojob_edges[] = {
-	{MJ_DRAFT, MJ_TENTATIVE, MJ_CAUSE_USER, "mojob.reserve(job)"},
-	{MJ_TENTATIVE, MJ_CONFIRMED, MJ_CAUSE_USER, "mojob.confirm(job)"},
-	{MJ_CONFIRMED, MJ_TENTATIVE, MJ_CAUSE_USER, "mojob.unconfirm(job)"},
-	{MJ_CONFIRMED, MJ_RUNNING, MJ_CAUSE_TIME, "mojob.advance()"},
-	{MJ_CONFIRMED, MJ_RUNNING, MJ_CAUSE_USER, "mojob.start(job)"},
-	{MJ_RUNNING, MJ_COMPLETED, MJ_CAUSE_TIME, "mojob.advance()"},
-	{MJ_RUNNING, MJ_COMPLETED, MJ_CAUSE_USER, "mojob.stop(job)"},
-	{MJ_TENTATIVE, MJ_CANCELED, MJ_CAUSE_USER, "mojob.cancel(job, reason)"},
-	{MJ_CONFIRMED, MJ_CANCELED, MJ_CAUSE_USER, "mojob.cancel(job, reason)"},
+	{MJ_DRAFT, MJ_TENTATIVE, MJ_CAUSE_USER, "reserve", "mojob.reserve(job)"},
+	{MJ_TENTATIVE, MJ_CONFIRMED, MJ_CAUSE_USER, "confirm", "mojob.confirm(job)"},
+	{MJ_CONFIRMED, MJ_TENTATIVE, MJ_CAUSE_USER, "unconfirm", "mojob.unconfirm(job)"},
+	{MJ_CONFIRMED, MJ_RUNNING, MJ_CAUSE_TIME, "advance", "mojob.advance()"},
+	{MJ_CONFIRMED, MJ_RUNNING, MJ_CAUSE_USER, "start", "mojob.start(job)"},
+	{MJ_RUNNING, MJ_COMPLETED, MJ_CAUSE_TIME, "advance", "mojob.advance()"},
+	{MJ_RUNNING, MJ_COMPLETED, MJ_CAUSE_USER, "stop", "mojob.stop(job)"},
+	{MJ_TENTATIVE, MJ_CANCELED, MJ_CAUSE_USER, "cancel", "mojob.cancel(job, reason)"},
+	{MJ_CONFIRMED, MJ_CANCELED, MJ_CAUSE_USER, "cancel", "mojob.cancel(job, reason)"},
 };
 
 #define MJ_NUM_EDGES	lengthof(mojob_edges)
@@ -54,6 +54,20 @@ mojob_find_edge(MojobState from, MojobState to, MojobCause cause)
 		const MojobEdge *e = &mojob_edges[i];
 
 		if (e->from == from && e->to == to && e->cause == cause)
+			return e;
+	}
+	return NULL;
+}
+
+/* The edge a user action (reserve, confirm, ...) takes from a state, or NULL. */
+const MojobEdge *
+mojob_find_action(MojobState from, const char *action)
+{
+	for (int i = 0; i < (int) MJ_NUM_EDGES; i++)
+	{
+		const MojobEdge *e = &mojob_edges[i];
+
+		if (e->from == from && e->cause == MJ_CAUSE_USER && strcmp(e->action, action) == 0)
 			return e;
 	}
 	return NULL;
@@ -102,6 +116,26 @@ mojob_successors_text(MojobState from)
 	return psprintf("From %s a job may go to %s.", mojob_states[from].name, buf.data);
 }
 
+/* "draft" or "tentative or confirmed": the states an action applies to. */
+char *
+mojob_action_sources_text(const char *action)
+{
+	StringInfoData buf;
+	int			n = 0;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < (int) MJ_NUM_EDGES; i++)
+	{
+		const MojobEdge *e = &mojob_edges[i];
+
+		if (e->cause != MJ_CAUSE_USER || strcmp(e->action, action) != 0)
+			continue;
+		appendStringInfo(&buf, "%s%s", n ? " or " : "", mojob_states[e->from].name);
+		n++;
+	}
+	return buf.data;
+}
+
 static MojobState
 state_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
@@ -109,6 +143,7 @@ state_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be null", argname),
+				 errdetail("The function was called with %s => NULL.", argname),
 				 errhint("Pass one of the values of mojob.job_state.")));
 	return mojob_state_from_oid(PG_GETARG_OID(argno));
 }
