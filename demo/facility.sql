@@ -30,13 +30,14 @@ SELECT mojob.confirm(id) FROM mojob.create_job('Morning news',
     state => 'tentative',
     resources => ARRAY[(SELECT id FROM r WHERE name = 'Studio 1'), (SELECT id FROM r WHERE name = 'Camera A')]);
 
--- Running: a football match that started half an hour ago.
-SELECT mojob.confirm(id) FROM mojob.create_job('Cup final: Ghent v Bruges',
+-- Running: a football match that started half an hour ago, with a share of the uplink.
+SELECT mojob.create_job('Cup final: Ghent v Bruges',
     now() - interval '30 minutes', now() + interval '90 minutes', state => 'tentative', priority => 'high',
     resources => ARRAY[(SELECT id FROM r WHERE name = 'Camera B'), (SELECT id FROM r WHERE name = 'Crew Red')],
     description => 'Live, two cameras on the pitch, uplink to the network');
 SELECT mojob.add_resource((SELECT id FROM mojob.job WHERE name LIKE 'Cup final%'),
                           (SELECT id FROM r WHERE name = 'Satellite uplink'), 18, 'feed');
+SELECT mojob.confirm(id) FROM mojob.job WHERE name LIKE 'Cup final%';
 
 -- Confirmed: tonight's studio show, with a camera from the pool.
 SELECT mojob.create_job('Evening magazine', date_trunc('hour', now()) + interval '4 hours',

@@ -538,6 +538,441 @@ COMMENT ON FUNCTION mojob.free_resources(tstzrange, bigint, text[]) IS
     'Enabled resources that can take one more booking over the whole window, in the pool, with all the capabilities';
 
 -- ---------------------------------------------------------------------
+-- Edit locks and duplicates
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION mojob.lock_job(job bigint, force boolean DEFAULT false) RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_lock_job';
+COMMENT ON FUNCTION mojob.lock_job(bigint, boolean) IS
+    'Take the job''s edit lock for the acting user until mojob.settings.lock_timeout passes; force takes it over from another user';
+
+CREATE FUNCTION mojob.unlock_job(job bigint) RETURNS mojob.job
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_unlock_job';
+COMMENT ON FUNCTION mojob.unlock_job(bigint) IS
+    'Release the acting user''s edit lock on the job (or a lapsed one)';
+
+CREATE FUNCTION mojob.duplicate(job bigint, start_at timestamptz DEFAULT NULL) RETURNS mojob.job
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o mojob.job;
+    n mojob.job;
+    start timestamptz;
+BEGIN
+    IF job IS NULL THEN
+        RAISE EXCEPTION 'job must not be null'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'duplicate() was called with job => NULL.',
+                  HINT = 'mojob''s functions refuse NULL where they need a value; pass one.';
+    END IF;
+    SELECT * INTO o FROM mojob.job j WHERE j.id = duplicate.job;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'job % does not exist', job
+            USING ERRCODE = 'MJ404',
+                  DETAIL = format('No row of mojob.job has id %s.', job),
+                  HINT = 'Look it up in mojob.job_search.';
+    END IF;
+    start := coalesce(duplicate.start_at, o.start_at);
+    -- Lengths are kept exactly, in seconds, whatever daylight saving does.
+    n := mojob.create_job(
+        o.name, start,
+        start + interval '1 second' * extract(epoch FROM o.end_at - o.start_at),
+        interval '1 second' * extract(epoch FROM o.start_at - o.pre_roll_start),
+        interval '1 second' * extract(epoch FROM o.post_roll_end - o.end_at),
+        'draft', '{}', o.description, o.priority, o.properties);
+    INSERT INTO mojob.job_resource (job_id, resource_id, pool_id, alias, amount, required_capabilities)
+        SELECT n.id, r.resource_id, r.pool_id, r.alias, r.amount, r.required_capabilities
+        FROM mojob.job_resource r
+        WHERE r.job_id = o.id AND r.held_until IS NULL
+        ORDER BY r.id;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION mojob.duplicate(bigint, timestamptz) IS
+    'A new draft with its own code and the same name, length, rolls, nodes, description, priority and properties, starting at start_at (default the original''s start); no lock, no history';
+
+-- ---------------------------------------------------------------------
+-- Views
+-- ---------------------------------------------------------------------
+
+-- Jobs that have not started, by start: the Error overlay and the upcoming board read it.
+CREATE INDEX job_not_started ON mojob.job (start_at)
+    WHERE state IN ('draft', 'tentative', 'confirmed');
+CREATE INDEX job_by_end ON mojob.job (end_at) WHERE state IN ('running', 'completed');
+
+CREATE FUNCTION mojob.board_states(board text) RETURNS mojob.job_state[]
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mojob_board_states';
+COMMENT ON FUNCTION mojob.board_states(text) IS
+    'The states shown in an ops board column (active, upcoming, completed), from the C state table';
+
+CREATE FUNCTION mojob.job_actions(state mojob.job_state, start_at timestamptz, unresolved boolean,
+                                  locked_by text, locked_until timestamptz,
+                                  OUT can_edit boolean, OUT can_delete boolean,
+                                  OUT can_reserve boolean, OUT can_confirm boolean,
+                                  OUT can_unconfirm boolean, OUT can_start boolean,
+                                  OUT can_stop boolean, OUT can_cancel boolean)
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'mojob_job_actions';
+COMMENT ON FUNCTION mojob.job_actions(mojob.job_state, timestamptz, boolean, text, timestamptz) IS
+    'What a user may do with a job now, from the C state table the trigger checks';
+
+CREATE VIEW mojob.job_errors AS
+    SELECT n.job_id, 'RESOURCE_UNAVAILABLE'::text AS code,
+           format('resource "%s" is disabled', r.name) AS message
+    FROM mojob.resource r
+    JOIN mojob.job_resource n ON n.resource_id = r.id
+    JOIN mojob.job j ON j.id = n.job_id
+    WHERE NOT r.enabled
+      AND j.state IN ('draft', 'tentative', 'confirmed', 'running')
+      AND (n.held_until IS NULL OR n.held_until > now())
+    UNION ALL
+    SELECT n.job_id, 'NODE_UNRESOLVED',
+           format('pool node %s of pool "%s" has no resource',
+                  coalesce(quote_ident(n.alias), n.id::text), p.name)
+    FROM mojob.job_resource n
+    JOIN mojob.pool p ON p.id = n.pool_id
+    JOIN mojob.job j ON j.id = n.job_id
+    WHERE n.resource_id IS NULL
+      AND j.state IN ('draft', 'tentative', 'confirmed', 'running')
+    UNION ALL
+    SELECT j.id, 'NOT_CONFIRMED',
+           format('it starts at %s, within the validation horizon of %s, but is still %s',
+                  j.start_at, s.validation_horizon, j.state)
+    FROM mojob.job j CROSS JOIN mojob.settings s
+    WHERE j.state IN ('draft', 'tentative')
+      AND j.start_at > now() AND j.start_at <= now() + s.validation_horizon
+    UNION ALL
+    SELECT j.id, 'START_MISSED',
+           format('its start at %s has passed, but it is still %s', j.start_at, j.state)
+    FROM mojob.job j
+    WHERE j.state IN ('draft', 'tentative', 'confirmed')
+      AND j.start_at <= now();
+COMMENT ON VIEW mojob.job_errors IS
+    'The Error overlay: why each job needs attention now; reasons go away by themselves when their cause does';
+COMMENT ON COLUMN mojob.job_errors.job_id IS 'The job';
+COMMENT ON COLUMN mojob.job_errors.code IS
+    'RESOURCE_UNAVAILABLE, NODE_UNRESOLVED, NOT_CONFIRMED or START_MISSED';
+COMMENT ON COLUMN mojob.job_errors.message IS 'What is wrong, for a person';
+
+CREATE VIEW mojob.job_search AS
+    SELECT j.id, j.code, j.name, j.description, j.priority, j.state,
+           j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
+           j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
+           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until,
+           e.errors <> '{}' AS has_error,
+           e.errors,
+           ARRAY(SELECT coalesce(r.name, '(' || p.name || ')')
+                 FROM mojob.job_resource n
+                 LEFT JOIN mojob.resource r ON r.id = n.resource_id
+                 LEFT JOIN mojob.pool p ON p.id = n.pool_id
+                 WHERE n.job_id = j.id AND (n.held_until IS NULL OR n.held_until > now())
+                 ORDER BY n.id) AS resources
+    FROM mojob.job j
+    CROSS JOIN LATERAL (
+        SELECT ARRAY(SELECT DISTINCT x.code FROM mojob.job_errors x
+                     WHERE x.job_id = j.id ORDER BY x.code) AS errors) e;
+COMMENT ON VIEW mojob.job_search IS
+    'Every job, canceled ones too (the Search Jobs page), with its errors and resources';
+
+CREATE VIEW mojob.jobs AS
+    SELECT * FROM mojob.job_search WHERE state <> 'canceled';
+COMMENT ON VIEW mojob.jobs IS
+    'Every job but canceled ones (the Job View), with its errors and resources';
+
+CREATE VIEW mojob.ops_board AS
+    SELECT j.board, j.id, j.code, j.name, j.description, j.priority, j.state,
+           j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
+           j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
+           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until,
+           a.can_edit, a.can_delete, a.can_reserve, a.can_confirm, a.can_unconfirm,
+           a.can_start, a.can_stop, a.can_cancel
+    FROM (
+        SELECT 'active'::text AS board, 1 AS board_order, j.* FROM mojob.job j
+        WHERE j.state = ANY (mojob.board_states('active'))
+        UNION ALL
+        SELECT 'upcoming', 2, j.* FROM mojob.job j
+        WHERE j.state = ANY (mojob.board_states('upcoming'))
+        UNION ALL
+        SELECT 'completed', 3, j.* FROM mojob.job j
+        WHERE j.state = ANY (mojob.board_states('completed'))
+    ) j
+    CROSS JOIN LATERAL mojob.job_actions(
+        j.state, j.start_at,
+        EXISTS (SELECT FROM mojob.job_resource n WHERE n.job_id = j.id AND n.resource_id IS NULL),
+        j.locked_by, j.locked_until) a
+    ORDER BY j.board_order,
+             CASE WHEN j.board = 'active' THEN j.end_at END,
+             CASE WHEN j.board = 'upcoming' THEN j.start_at END,
+             CASE WHEN j.board = 'completed' THEN j.end_at END DESC,
+             j.id;
+COMMENT ON VIEW mojob.ops_board IS
+    'The Ops Board: active jobs by end, upcoming by start, completed newest first; with what each job allows now';
+
+CREATE VIEW mojob.resource_schedule AS
+    SELECT b.resource_id, r.name AS resource, b.job_id, j.code, j.name, b.held, j.state,
+           b.amount, b.node_id
+    FROM mojob.booking b
+    JOIN mojob.resource r ON r.id = b.resource_id
+    JOIN mojob.job j ON j.id = b.job_id;
+COMMENT ON VIEW mojob.resource_schedule IS
+    'The Resource View: every window a resource is held for, by which job';
+
+-- The views carry the job's own columns: they carry its column comments too.
+DO $$
+DECLARE
+    v text;
+    c record;
+BEGIN
+    FOREACH v IN ARRAY ARRAY['job_search', 'jobs', 'ops_board'] LOOP
+        FOR c IN
+            SELECT a.attname, col_description('mojob.job'::regclass, a.attnum) AS comment
+            FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid = 'mojob.job'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+              AND EXISTS (SELECT FROM pg_catalog.pg_attribute b
+                          WHERE b.attrelid = format('mojob.%I', v)::regclass AND b.attname = a.attname)
+        LOOP
+            EXECUTE format('COMMENT ON COLUMN mojob.%I.%I IS %L', v, c.attname, c.comment);
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON COLUMN mojob.job_search.has_error IS 'Does the job need attention now? (mojob.job_errors)';
+COMMENT ON COLUMN mojob.job_search.errors IS 'The codes of its errors now, from mojob.job_errors';
+COMMENT ON COLUMN mojob.job_search.resources IS
+    'The names of the resources it uses now; an unresolved pool node shows as (pool name)';
+COMMENT ON COLUMN mojob.jobs.has_error IS 'Does the job need attention now? (mojob.job_errors)';
+COMMENT ON COLUMN mojob.jobs.errors IS 'The codes of its errors now, from mojob.job_errors';
+COMMENT ON COLUMN mojob.jobs.resources IS
+    'The names of the resources it uses now; an unresolved pool node shows as (pool name)';
+COMMENT ON COLUMN mojob.ops_board.board IS 'active (running), upcoming (not started) or completed';
+COMMENT ON COLUMN mojob.ops_board.can_edit IS 'May the job be edited now?';
+COMMENT ON COLUMN mojob.ops_board.can_delete IS 'May it be deleted now? (draft, completed, canceled)';
+COMMENT ON COLUMN mojob.ops_board.can_reserve IS 'May mojob.reserve() move it now?';
+COMMENT ON COLUMN mojob.ops_board.can_confirm IS 'May mojob.confirm() move it now? (every node resolved)';
+COMMENT ON COLUMN mojob.ops_board.can_unconfirm IS 'May mojob.unconfirm() move it now?';
+COMMENT ON COLUMN mojob.ops_board.can_start IS 'May mojob.start() move it now?';
+COMMENT ON COLUMN mojob.ops_board.can_stop IS 'May mojob.stop() move it now? (its start has passed)';
+COMMENT ON COLUMN mojob.ops_board.can_cancel IS 'May mojob.cancel() move it now?';
+COMMENT ON COLUMN mojob.resource_schedule.resource_id IS 'The resource';
+COMMENT ON COLUMN mojob.resource_schedule.resource IS 'Its name';
+COMMENT ON COLUMN mojob.resource_schedule.job_id IS 'The job holding it';
+COMMENT ON COLUMN mojob.resource_schedule.code IS 'The job''s code';
+COMMENT ON COLUMN mojob.resource_schedule.name IS 'The job''s name';
+COMMENT ON COLUMN mojob.resource_schedule.held IS 'The window it is held for, [from, until)';
+COMMENT ON COLUMN mojob.resource_schedule.state IS 'The job''s state';
+COMMENT ON COLUMN mojob.resource_schedule.amount IS 'The capacity the booking uses';
+COMMENT ON COLUMN mojob.resource_schedule.node_id IS 'The node (mojob.job_resource.id)';
+
+-- ---------------------------------------------------------------------
+-- Pictures
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION mojob.timeline_scale(during tstzrange, width integer,
+                                     OUT t0 timestamptz, OUT t1 timestamptz, OUT tick interval)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    span double precision;
+    step interval;
+BEGIN
+    IF during IS NULL OR isempty(during) OR lower_inf(during) OR upper_inf(during)
+       OR NOT isfinite(lower(during)) OR NOT isfinite(upper(during)) THEN
+        RAISE EXCEPTION 'during must be a finite, non-empty window'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It is %s.', coalesce(during::text, 'NULL')),
+                  HINT = 'Pass tstzrange(start, end).';
+    END IF;
+    IF width IS NULL OR width < 10 OR width > 1000 THEN
+        RAISE EXCEPTION 'width must be from 10 to 1000 columns'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It is %s.', coalesce(width::text, 'NULL')),
+                  HINT = 'The default, 72, suits a terminal.';
+    END IF;
+    t0 := lower(during);
+    t1 := upper(during);
+    span := extract(epoch FROM t1 - t0);
+    -- The smallest tick step giving labels at least 8 columns apart.
+    FOREACH step IN ARRAY ARRAY['1 minute', '5 minutes', '15 minutes', '30 minutes', '1 hour',
+                                 '2 hours', '3 hours', '6 hours', '12 hours', '1 day', '2 days',
+                                 '7 days', '14 days', '28 days', '91 days', '365 days']::interval[] LOOP
+        tick := step;
+        EXIT WHEN extract(epoch FROM step) / span * width >= 8;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mojob.timeline_scale(tstzrange, integer) IS
+    'The time axis of mojob.timeline and mojob.timeline_svg: the window and the tick step';
+
+CREATE FUNCTION mojob.timeline(during tstzrange, width integer DEFAULT 72) RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sc record;
+    label_width integer;
+    span double precision;
+    axis text;
+    ruler text;
+    col integer;
+    t timestamptz;
+    lbl text;
+    res record;
+    cells integer[];
+    glyph text[];
+    line text;
+    b record;
+    c0 integer;
+    c1 integer;
+    marks CONSTANT text[] := ARRAY['░', '▓', '█', '▒'];
+    states CONSTANT mojob.job_state[] := ARRAY['tentative', 'confirmed', 'running', 'completed'];
+BEGIN
+    sc := mojob.timeline_scale(during, width);
+    span := extract(epoch FROM sc.t1 - sc.t0);
+    SELECT greatest(8, max(char_length(name)) + 2) INTO label_width FROM mojob.resource;
+    label_width := coalesce(label_width, 10);
+
+    -- The axis: a label and a tick at each step, aligned to the step in the session's time zone.
+    axis := repeat(' ', width);
+    ruler := repeat('─', width);
+    t := date_bin(sc.tick, sc.t0, date_trunc('day', sc.t0));
+    IF t < sc.t0 THEN t := t + sc.tick; END IF;
+    WHILE t < sc.t1 LOOP
+        col := floor(extract(epoch FROM t - sc.t0) / span * width)::integer;
+        lbl := CASE WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END;
+        IF col + char_length(lbl) <= width AND substr(axis, col + 1, char_length(lbl) + 1) = repeat(' ', char_length(lbl) + 1)
+           OR col + char_length(lbl) = width THEN
+            axis := overlay(axis PLACING lbl FROM col + 1 FOR char_length(lbl));
+        END IF;
+        ruler := overlay(ruler PLACING '┬' FROM col + 1 FOR 1);
+        t := t + sc.tick;
+    END LOOP;
+    RETURN NEXT repeat(' ', label_width) || rtrim(axis);
+    RETURN NEXT repeat(' ', label_width) || ruler;
+
+    -- One line per resource: each cell shows the state of the booking over it, or how many.
+    FOR res IN SELECT id, name FROM mojob.resource ORDER BY name LOOP
+        cells := array_fill(0, ARRAY[width]);
+        glyph := array_fill(' '::text, ARRAY[width]);
+        FOR b IN
+            SELECT greatest(lower(s.held), sc.t0) AS lo, least(upper(s.held), sc.t1) AS hi, s.state
+            FROM mojob.resource_schedule s
+            WHERE s.resource_id = res.id AND s.held && tstzrange(sc.t0, sc.t1)
+              AND (s.state <> 'completed' OR upper(s.held) > sc.t0)
+        LOOP
+            c0 := floor(extract(epoch FROM b.lo - sc.t0) / span * width)::integer;
+            c1 := ceil(extract(epoch FROM b.hi - sc.t0) / span * width)::integer;
+            FOR col IN greatest(c0, 0) .. least(c1, width) - 1 LOOP
+                cells[col + 1] := cells[col + 1] + 1;
+                glyph[col + 1] := CASE WHEN cells[col + 1] = 1
+                                       THEN marks[array_position(states, b.state)]
+                                       WHEN cells[col + 1] < 10 THEN cells[col + 1]::text
+                                       ELSE '+' END;
+            END LOOP;
+        END LOOP;
+        line := rpad(res.name, label_width) || array_to_string(glyph, '');
+        RETURN NEXT rtrim(line);
+    END LOOP;
+
+    RETURN NEXT '';
+    RETURN NEXT '░ tentative  ▓ confirmed  █ running  ▒ completed  2-9 bookings at once'
+                || '  (' || to_char(sc.t0, 'YYYY-MM-DD HH24:MI') || ' to '
+                || to_char(sc.t1, 'YYYY-MM-DD HH24:MI TZ') || ')';
+END
+$$;
+COMMENT ON FUNCTION mojob.timeline(tstzrange, integer) IS
+    'A chart for psql: a time axis, one line per resource with a bar per booking marked by state, and a legend';
+
+CREATE FUNCTION mojob.timeline_svg(during tstzrange) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sc record;
+    span double precision;
+    label_w CONSTANT integer := 160;
+    chart_w CONSTANT integer := 800;
+    row_h CONSTANT integer := 28;
+    top CONSTANT integer := 40;
+    n integer := 0;
+    out text;
+    t timestamptz;
+    x double precision;
+    res record;
+    b record;
+    y integer;
+    s mojob.job_state;
+BEGIN
+    sc := mojob.timeline_scale(during, chart_w / 10);
+    span := extract(epoch FROM sc.t1 - sc.t0);
+    SELECT count(*) INTO n FROM mojob.resource;
+
+    out := format('<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" '
+                  'viewBox="0 0 %s %s" font-family="sans-serif" font-size="12">',
+                  label_w + chart_w + 20, top + n * row_h + 60, label_w + chart_w + 20, top + n * row_h + 60)
+        || E'\n<rect width="100%" height="100%" fill="#ffffff"/>';
+
+    -- Axis: a line and a label at each tick.
+    t := date_bin(sc.tick, sc.t0, date_trunc('day', sc.t0));
+    IF t < sc.t0 THEN t := t + sc.tick; END IF;
+    WHILE t < sc.t1 LOOP
+        x := label_w + extract(epoch FROM t - sc.t0) / span * chart_w;
+        out := out || format(E'\n<line class="tick" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#cccccc"/>'
+                             '<text x="%s" y="%s" text-anchor="middle">%s</text>',
+                             round(x::numeric, 1), top - 8, round(x::numeric, 1), top + n * row_h,
+                             round(x::numeric, 1), top - 12,
+                             CASE WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END);
+        t := t + sc.tick;
+    END LOOP;
+
+    -- One row per resource, one bar per booking, in the state's colour.
+    y := top;
+    FOR res IN SELECT id, name FROM mojob.resource ORDER BY name LOOP
+        out := out || format(E'\n<text class="resource" x="8" y="%s">%s</text>', y + 18, mojob.xml_text(res.name));
+        FOR b IN
+            SELECT greatest(lower(s.held), sc.t0) AS lo, least(upper(s.held), sc.t1) AS hi,
+                   s.state, s.code, s.name, s.held
+            FROM mojob.resource_schedule s
+            WHERE s.resource_id = res.id AND s.held && tstzrange(sc.t0, sc.t1)
+            ORDER BY lower(s.held), s.code
+        LOOP
+            out := out || format(E'\n<rect class="booking" data-job="%s" data-state="%s" x="%s" y="%s" width="%s" height="%s" '
+                                 'fill="%s" stroke="#333333" stroke-width="0.5"><title>%s</title></rect>',
+                                 mojob.xml_text(b.code), b.state,
+                                 round((label_w + extract(epoch FROM b.lo - sc.t0) / span * chart_w)::numeric, 1),
+                                 y + 4,
+                                 round(greatest(extract(epoch FROM b.hi - b.lo) / span * chart_w, 1)::numeric, 1),
+                                 row_h - 8, mojob.state_color(b.state),
+                                 mojob.xml_text(format('%s %s (%s) %s', b.code, b.name, b.state, b.held)));
+        END LOOP;
+        y := y + row_h;
+    END LOOP;
+
+    -- Legend: every state's colour, and the error colour.
+    x := label_w;
+    FOREACH s IN ARRAY enum_range(NULL::mojob.job_state) LOOP
+        out := out || format(E'\n<rect class="legend" x="%s" y="%s" width="12" height="12" fill="%s"/>'
+                             '<text x="%s" y="%s">%s</text>',
+                             x, y + 20, mojob.state_color(s), x + 16, y + 30, s);
+        x := x + 100;
+    END LOOP;
+    out := out || format(E'\n<rect class="legend" x="%s" y="%s" width="12" height="12" fill="#D60000"/>'
+                         '<text x="%s" y="%s">error</text>', x, y + 20, x + 16, y + 30);
+    RETURN out || E'\n</svg>\n';
+END
+$$;
+COMMENT ON FUNCTION mojob.timeline_svg(tstzrange) IS
+    'The timeline as an SVG picture in the state colours, one bar (class="booking") per booking';
+
+CREATE FUNCTION mojob.xml_text(text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+       COALESCE($1, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;');
+COMMENT ON FUNCTION mojob.xml_text(text) IS 'Text escaped for XML';
+
+-- ---------------------------------------------------------------------
 -- Dump: user data is saved by pg_dump
 -- ---------------------------------------------------------------------
 

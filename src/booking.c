@@ -61,8 +61,11 @@ typedef struct SweepResult
 	int			peak_count;		/* most holds at one instant */
 	Numeric		peak_amount;	/* largest sum of amounts at one instant */
 	bool		exceeded;		/* was a limit exceeded somewhere? */
-	TimestampTz from;			/* the first stretch where it was */
-	TimestampTz to;
+	TimestampTz from;			/* from the start of the first stretch where it was */
+	TimestampTz to;				/* to the end of the last one */
+	int			nstretches;		/* the stretches where it was */
+	TimestampTz *stretch_from;
+	TimestampTz *stretch_to;
 } SweepResult;
 
 typedef struct SweepEvent
@@ -117,6 +120,9 @@ sweep(Hold *holds, int n, TimestampTz lo, TimestampTz hi,
 	r.peak_amount = zero;
 	r.exceeded = false;
 	r.from = r.to = 0;
+	r.nstretches = 0;
+	r.stretch_from = palloc(sizeof(TimestampTz) * (2 * n + 1));
+	r.stretch_to = palloc(sizeof(TimestampTz) * (2 * n + 1));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -145,13 +151,22 @@ sweep(Hold *holds, int n, TimestampTz lo, TimestampTz hi,
 			r.peak_count = count;
 		if (num_cmp(amount, r.peak_amount) > 0)
 			r.peak_amount = amount;
-		if (!r.exceeded && i < nev &&
+		if (i < nev &&
 			(count > max_count ||
 			 (max_amount != NULL && num_cmp(amount, max_amount) > 0)))
 		{
+			if (!r.exceeded)
+				r.from = t;
 			r.exceeded = true;
-			r.from = t;
 			r.to = ev[i].t;
+			/* adjacent stretches merge */
+			if (r.nstretches > 0 && r.stretch_to[r.nstretches - 1] == t)
+				r.stretch_to[r.nstretches - 1] = ev[i].t;
+			else
+			{
+				r.stretch_from[r.nstretches] = t;
+				r.stretch_to[r.nstretches++] = ev[i].t;
+			}
 		}
 	}
 	pfree(ev);
@@ -277,8 +292,19 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
  * ---------------------------------------------------------------------
  */
 
+/* Does hold h overlap any stretch where the sweep found a limit exceeded? */
+static bool
+in_the_way(const Hold *h, const SweepResult *s)
+{
+	for (int k = 0; k < s->nstretches; k++)
+		if (h->lo < s->stretch_to[k] && h->hi > s->stretch_from[k])
+			return true;
+	return false;
+}
+
+/* The codes of the jobs in the way (at most ten, each once). */
 static char *
-codes_in(Hold *holds, int n, TimestampTz from, TimestampTz to)
+codes_in(Hold *holds, int n, const SweepResult *s)
 {
 	StringInfoData buf;
 	int			shown = 0;
@@ -288,11 +314,10 @@ codes_in(Hold *holds, int n, TimestampTz from, TimestampTz to)
 	{
 		bool		dup = false;
 
-		if (holds[i].lo >= to || holds[i].hi <= from)
+		if (!in_the_way(&holds[i], s))
 			continue;
 		for (int k = 0; k < i && !dup; k++)
-			dup = holds[k].job_id == holds[i].job_id &&
-				holds[k].lo < to && holds[k].hi > from;
+			dup = holds[k].job_id == holds[i].job_id && in_the_way(&holds[k], s);
 		if (dup)
 			continue;
 		if (shown == 10)
@@ -304,6 +329,20 @@ codes_in(Hold *holds, int n, TimestampTz from, TimestampTz to)
 		shown++;
 	}
 	return buf.data;
+}
+
+/* A sweep that counts every hold as in the way (for listing all holders). */
+static SweepResult
+everywhere(TimestampTz from, TimestampTz to)
+{
+	SweepResult s = {0};
+
+	s.nstretches = 1;
+	s.stretch_from = palloc(sizeof(TimestampTz));
+	s.stretch_to = palloc(sizeof(TimestampTz));
+	s.stretch_from[0] = from;
+	s.stretch_to[0] = to;
+	return s;
 }
 
 static char *
@@ -375,7 +414,7 @@ mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
 							r->name),
 					 errdetail("A transaction that committed after this one began booked it from %s to %s (job %s).",
 							   mojob_timestamp_text(s.from), mojob_timestamp_text(s.to),
-							   codes_in(holds, n, s.from, s.to)),
+							   codes_in(holds, n, &s)),
 					 errhint("The transaction might succeed if retried.")));
 	}
 
@@ -384,17 +423,16 @@ mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
 				(errcode(ERRCODE_MOJOB_CONFLICT),
 				 errmsg("resource \"%s\" is already booked from %s to %s",
 						r->name, mojob_timestamp_text(s.from), mojob_timestamp_text(s.to)),
-				 errdetail("Job %s needs it from %s to %s, but %s hold%s it then and its concurrency is %d.",
+				 errdetail("Job %s needs it from %s to %s; in that time it is held by %s, and its concurrency is %d.",
 						   code, mojob_timestamp_text(lo), mojob_timestamp_text(hi),
-						   codes_in(holds, n, s.from, s.to),
-						   s.peak_count == 1 ? "s" : "", r->concurrency),
+						   codes_in(holds, n, &s), r->concurrency),
 				 errhint("Find a free resource with mojob.free_resources(tstzrange(...)), or move the job with mojob.reschedule().")));
 	ereport(ERROR,
 			(errcode(ERRCODE_MOJOB_CONFLICT),
 			 errmsg("resource \"%s\" has not enough capacity left from %s to %s",
 					r->name, mojob_timestamp_text(s.from), mojob_timestamp_text(s.to)),
-			 errdetail("Job %s needs %s of it, but %s hold %s then and its capacity is %s.",
-					   code, num_text(amount), codes_in(holds, n, s.from, s.to),
+			 errdetail("Job %s needs %s of it; in that time %s hold up to %s, and its capacity is %s.",
+					   code, num_text(amount), codes_in(holds, n, &s),
 					   num_text(s.peak_amount), num_text(r->capacity)),
 			 errhint("Find a free resource with mojob.free_resources(tstzrange(...)), or move the job with mojob.reschedule().")));
 }
@@ -489,7 +527,13 @@ read_nodes(int64 job_id, int *nnodes)
 	JobNode    *nodes;
 
 	mojob_spi_connect_owner();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 0) != SPI_OK_SELECT)
+	/*
+	 * The job row is locked by now, and every node change locks it first
+	 * (nodes.c): the latest snapshot sees every node, even one committed
+	 * while this statement waited for the lock.
+	 */
+	if (SPI_execute_snapshot(mojob_plan(&plan, sql, 1, argtypes), args, NULL,
+							 GetLatestSnapshot(), InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.job_resource failed");
 	nodes = MemoryContextAlloc(caller, sizeof(JobNode) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -520,8 +564,8 @@ static void
 node_window(const JobNode *n, TimestampTz pre, TimestampTz post,
 			TimestampTz *lo, TimestampTz *hi)
 {
-	*lo = n->has_from ? n->held_from : pre;
-	*hi = n->has_until ? n->held_until : post;
+	*lo = n->has_from ? Max(n->held_from, pre) : pre;
+	*hi = n->has_until ? Min(n->held_until, post) : post;
 }
 
 /*
@@ -676,11 +720,13 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 	holds = read_holds(old.id, now, DT_NOEND, 0, GetLatestSnapshot(), &n);
 	if (!new.enabled)
 	{
+		SweepResult all = everywhere(now, DT_NOEND);
+
 		if (n > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_MOJOB_CONFLICT),
 					 errmsg("resource \"%s\" cannot be disabled while jobs hold it", old.name),
-					 errdetail("Held by %s.", codes_in(holds, n, now, DT_NOEND)),
+					 errdetail("Held by %s.", codes_in(holds, n, &all)),
 					 errhint("Move those jobs to other resources with mojob.swap_resource(), or cancel them.")));
 		return PointerGetDatum(td->tg_newtuple);
 	}
@@ -691,7 +737,7 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 				 errmsg("resource \"%s\" would be over-booked from %s to %s",
 						old.name, mojob_timestamp_text(s.from), mojob_timestamp_text(s.to)),
 				 errdetail("Jobs %s hold it at once then: %d of them, and the new concurrency is %d.",
-						   codes_in(holds, n, s.from, s.to), s.peak_count, new.concurrency),
+						   codes_in(holds, n, &s), s.peak_count, new.concurrency),
 				 errhint("Move some of those jobs to other resources with mojob.swap_resource(), or cancel them first.")));
 	if (s.exceeded)
 		ereport(ERROR,
@@ -699,10 +745,28 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 				 errmsg("resource \"%s\" would be over-booked from %s to %s",
 						old.name, mojob_timestamp_text(s.from), mojob_timestamp_text(s.to)),
 				 errdetail("Jobs %s hold amounts adding up to %s then, and the new capacity is %s.",
-						   codes_in(holds, n, s.from, s.to), num_text(s.peak_amount),
+						   codes_in(holds, n, &s), num_text(s.peak_amount),
 						   num_text(new.capacity)),
 				 errhint("Move some of those jobs to other resources with mojob.swap_resource(), or cancel them first.")));
 	return PointerGetDatum(td->tg_newtuple);
+}
+
+static void
+check_resource_exists(int64 resource)
+{
+	static MojobPlan plan;
+	static const char *sql = "SELECT FROM mojob.resource WHERE id = $1";
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(resource)};
+	uint64		found;
+
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.resource failed");
+	found = SPI_processed;
+	mojob_spi_finish();
+	if (found == 0)
+		mojob_not_found_resource(resource);
 }
 
 /*
@@ -739,6 +803,7 @@ mojob_resource_usage(PG_FUNCTION_ARGS)
 
 	if (empty)
 	{
+		check_resource_exists(resource);
 		values[0] = Int32GetDatum(0);
 		values[1] = NumericGetDatum(int64_to_numeric(0));
 	}
@@ -749,6 +814,8 @@ mojob_resource_usage(PG_FUNCTION_ARGS)
 
 		holds = read_holds(resource, lo, hi, 0, InvalidSnapshot, &n);
 		s = sweep(holds, n, lo, hi, INT_MAX, NULL);
+		if (n == 0)
+			check_resource_exists(resource);
 		values[0] = Int32GetDatum(s.peak_count);
 		values[1] = NumericGetDatum(s.peak_amount);
 	}

@@ -385,12 +385,51 @@ refuse_transition(HeapTuple oldtup, TupleDesc desc, const MojobJobAttrs *a,
 			 errhint("SELECT * FROM mojob.state_transitions shows every allowed transition.")));
 }
 
-/* Does a job in this state, with this post-roll end, hold its resources now? */
-static bool
-holds_now(MojobState state, TimestampTz post_roll_end, TimestampTz now)
+/*
+ * Edit locks (DESIGN.md section 6): while another user holds the job's
+ * lock, any change by this user is refused (MJ004) -- except taking the
+ * lock over (a change of locked_by/locked_until alone, to this user), which
+ * is what mojob.lock_job(job, force => true) does.  Time transitions are
+ * never blocked.
+ */
+static void
+check_edit_lock(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc,
+				const MojobJobAttrs *a, TimestampTz now, bool takeover_allowed)
 {
-	return mojob_states[state].holds &&
-		!(state == MJ_COMPLETED && post_roll_end <= now);
+	char	   *holder = get_text(oldtup, desc, a->locked_by);
+	char	   *actor;
+
+	if (holder == NULL || mojob_clock.active ||
+		get_time(oldtup, desc, a->locked_until) <= now)
+		return;
+	actor = mojob_actor();
+	if (strcmp(holder, actor) == 0)
+		return;
+	if (takeover_allowed && newtup != NULL)
+	{
+		char	   *new_holder = get_text(newtup, desc, a->locked_by);
+		bool		only_lock = true;
+
+		for (int i = 0; i < desc->natts && only_lock; i++)
+		{
+			Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+			if (attr->attisdropped || attr->attnum == a->locked_by ||
+				attr->attnum == a->locked_until || attr->attnum == a->version ||
+				attr->attnum == a->updated_at)
+				continue;
+			only_lock = col_unchanged(oldtup, newtup, desc, attr->attnum);
+		}
+		if (only_lock && new_holder != NULL && strcmp(new_holder, actor) == 0)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_MOJOB_LOCKED),
+			 errmsg("job %s is locked by %s", get_text(oldtup, desc, a->code), holder),
+			 errdetail("%s holds its edit lock until %s; %s may not change it meanwhile.",
+					   holder, mojob_timestamp_text(get_time(oldtup, desc, a->locked_until)), actor),
+			 errhint("Wait for %s to unlock it, or take the lock over with mojob.lock_job(job, force => true).",
+					 holder)));
 }
 
 static HeapTuple
@@ -417,6 +456,7 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 	int64		version;
 
 	job_id = DatumGetInt64(heap_getattr(oldtup, a->id, desc, &isnull));
+	check_edit_lock(oldtup, newtup, desc, a, now, from == to);
 
 	/* A transition function asks for its own edge, and no other. */
 	if (mojob_request.active && mojob_request.job_id == job_id)
@@ -541,10 +581,14 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 	else if (final == MJ_RUNNING && (from != final || end_at != get_time(oldtup, desc, a->end_at)))
 		mojob_scheduler_note_due(end_at);
 
-	/* The bookings follow the job's state and window. */
+	/*
+	 * The bookings follow the job's state and window.  A completed job keeps
+	 * its bookings as the record of what it used; the checks count them only
+	 * until its post-roll ends.
+	 */
 	{
-		bool		was_holding = holds_now(from, old_post, now);
-		bool		holding = holds_now(final, post_roll_end, now);
+		bool		was_holding = mojob_states[from].holds;
+		bool		holding = mojob_states[final].holds;
 
 		if (was_holding != holding ||
 			(holding && (old_pre != pre_roll_start || old_post != post_roll_end)))
@@ -569,6 +613,7 @@ guard_delete(TriggerData *td, const MojobJobAttrs *a)
 	HeapTuple	oldtup = td->tg_trigtuple;
 	MojobState	state = get_state(oldtup, desc, a->state);
 
+	check_edit_lock(oldtup, NULL, desc, a, GetCurrentTransactionStartTimestamp(), false);
 	if (!mojob_states[state].deletable)
 		ereport(ERROR,
 				(errcode(ERRCODE_MOJOB_NOT_DELETABLE),

@@ -31,6 +31,8 @@ PG_FUNCTION_INFO_V1(mojob_cancel);
 PG_FUNCTION_INFO_V1(mojob_reschedule);
 PG_FUNCTION_INFO_V1(mojob_delete_job);
 PG_FUNCTION_INFO_V1(mojob_advance);
+PG_FUNCTION_INFO_V1(mojob_lock_job);
+PG_FUNCTION_INFO_V1(mojob_unlock_job);
 
 /* ---------------------------------------------------------------------
  * Creating jobs
@@ -535,4 +537,87 @@ mojob_advance(PG_FUNCTION_ARGS)
 	int64		made = mojob_advance_due(at, 0, NULL, NULL);
 
 	PG_RETURN_INT32((int32) Min(made, PG_INT32_MAX));
+}
+
+/* ---------------------------------------------------------------------
+ * Edit locks
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * mojob.lock_job(job, force) RETURNS mojob.job: the acting user holds the
+ * job's edit lock until settings.lock_timeout passes.  Another user's lock
+ * is refused (MJ004) unless force takes it over.
+ */
+Datum
+mojob_lock_job(PG_FUNCTION_ARGS)
+{
+	static MojobPlan read_plan;
+	static MojobPlan lock_plan;
+	static const char *read_sql =
+		"SELECT locked_by, locked_until, code FROM mojob.job WHERE id = $1 FOR NO KEY UPDATE";
+	static const char *lock_sql =
+		"UPDATE mojob.job SET locked_by = $2, "
+		"locked_until = now() + (SELECT lock_timeout FROM mojob.settings) "
+		"WHERE id = $1 RETURNING *";
+	int64		job = mojob_arg_id(fcinfo, 0, "job");
+	bool		force;
+	char	   *actor = mojob_actor();
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2] = {Int64GetDatum(job), CStringGetTextDatum(actor)};
+	Datum		result;
+	bool		isnull;
+
+	force = DatumGetBool(mojob_arg_datum(fcinfo, 1, "force"));
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&read_plan, read_sql, 1, argtypes), args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.job failed");
+	if (SPI_processed == 0)
+		mojob_not_found("job", job);
+	if (!force)
+	{
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		holder = SPI_getbinval(row, desc, 1, &isnull);
+
+		if (!isnull && strcmp(TextDatumGetCString(holder), actor) != 0 &&
+			DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull)) > GetCurrentTransactionStartTimestamp())
+			ereport(ERROR,
+					(errcode(ERRCODE_MOJOB_LOCKED),
+					 errmsg("job %s is locked by %s", TextDatumGetCString(SPI_getbinval(row, desc, 3, &isnull)),
+							TextDatumGetCString(holder)),
+					 errdetail("%s holds its edit lock until %s.", TextDatumGetCString(holder),
+							   mojob_timestamp_text(DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull)))),
+					 errhint("Open it read-only, or take the lock over with mojob.lock_job(job, force => true).")));
+	}
+	if (SPI_execute_plan(mojob_plan(&lock_plan, lock_sql, 2, argtypes), args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "updating mojob.job failed");
+	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	mojob_spi_finish();
+	return result;
+}
+
+/*
+ * mojob.unlock_job(job) RETURNS mojob.job: release the acting user's lock
+ * (or a lapsed one).  Another user's live lock stays (MJ004 from the guard).
+ */
+Datum
+mojob_unlock_job(PG_FUNCTION_ARGS)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"UPDATE mojob.job SET locked_by = NULL, locked_until = NULL WHERE id = $1 RETURNING *";
+	int64		job = mojob_arg_id(fcinfo, 0, "job");
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(job)};
+	Datum		result;
+
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "updating mojob.job failed");
+	if (SPI_processed == 0)
+		mojob_not_found("job", job);
+	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	mojob_spi_finish();
+	return result;
 }

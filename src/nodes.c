@@ -153,12 +153,15 @@ read_node(HeapTuple tuple, TupleDesc desc)
 	return n;
 }
 
-/* Does the job hold its resources now? */
+/*
+ * Does the job keep bookings?  A completed job keeps them as the record of
+ * what it used (the checks count them only until its post-roll ends); its
+ * nodes are not checked again.
+ */
 static bool
-job_holds(MojobState state, TimestampTz post)
+job_books(MojobState state)
 {
-	return mojob_states[state].holds &&
-		!(state == MJ_COMPLETED && post <= GetCurrentTransactionStartTimestamp());
+	return mojob_states[state].holds;
 }
 
 /* The window a node holds its resource for, within its job's window. */
@@ -312,8 +315,8 @@ node_insert(TriggerData *td, bool privileged)
 	}
 	if (n.has_resource)
 		check_assignment(&n, j.code);
-	if (n.has_resource && job_holds(j.state, j.post))
-		book_node(&n, &j, true);
+	if (n.has_resource && job_books(j.state))
+		book_node(&n, &j, j.state != MJ_COMPLETED);
 	return td->tg_trigtuple;
 }
 
@@ -359,7 +362,7 @@ node_update(TriggerData *td)
 	if (n.has_resource && resource_changed)
 		check_assignment(&n, j.code);
 
-	if (job_holds(j.state, j.post))
+	if (job_books(j.state))
 	{
 		if (!n.has_resource)
 			mojob_drop_booking(n.id);
@@ -686,10 +689,14 @@ mojob_swap_resource(PG_FUNCTION_ARGS)
 	static MojobPlan end_plan;
 	static MojobPlan add_plan;
 	static MojobPlan job_plan;
+	static MojobPlan unused_plan;
 	static const char *assign_sql =
 		"UPDATE mojob.job_resource SET resource_id = $2 WHERE id = $1";
 	static const char *end_sql =
-		"UPDATE mojob.job_resource SET held_until = now() WHERE id = $1";
+		"UPDATE mojob.job_resource SET held_until = now() "
+		"WHERE id = $1 AND (held_from IS NULL OR held_from < now())";
+	static const char *unused_sql =
+		"DELETE FROM mojob.job_resource WHERE id = $1";
 	static const char *add_sql =
 		"INSERT INTO mojob.job_resource (job_id, resource_id, pool_id, alias, amount, "
 		"required_capabilities, held_from) "
@@ -718,7 +725,10 @@ mojob_swap_resource(PG_FUNCTION_ARGS)
 	if (state == MJ_RUNNING)
 	{
 		node_statement(&add_plan, add_sql, 2, argtypes, args, NULL, SPI_OK_INSERT, &found);
+		/* The old node ends now; one that was to start only now never held anything. */
 		node_statement(&end_plan, end_sql, 1, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+		if (!found)
+			node_statement(&unused_plan, unused_sql, 1, argtypes, args, NULL, SPI_OK_DELETE, &found);
 	}
 	else
 		node_statement(&assign_plan, assign_sql, 2, argtypes, args, NULL, SPI_OK_UPDATE, &found);

@@ -9,16 +9,22 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "mojob.h"
 
 PG_FUNCTION_INFO_V1(mojob_state_graph);
 PG_FUNCTION_INFO_V1(mojob_state_color);
 PG_FUNCTION_INFO_V1(mojob_state_board);
+PG_FUNCTION_INFO_V1(mojob_board_states);
+PG_FUNCTION_INFO_V1(mojob_job_actions);
 
 /* Per-state rules, indexed by MojobState (DESIGN.md section 1). */
 const MojobStateInfo mojob_states[MJ_NUM_STATES] = {
@@ -193,4 +199,75 @@ mojob_state_board(PG_FUNCTION_ARGS)
 	if (mojob_states[s].board == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(mojob_states[s].board));
+}
+
+/*
+ * mojob.board_states(board) -> job_state[]: the states shown on an ops
+ * board column.  IMMUTABLE, so the planner folds it into a constant and can
+ * use the partial indexes on state.
+ */
+Datum
+mojob_board_states(PG_FUNCTION_ARGS)
+{
+	char	   *board;
+	Datum		elems[MJ_NUM_STATES];
+	int			n = 0;
+	const MojobCatalog *c = mojob_catalog();
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("board must not be null"),
+				 errdetail("The function was called with board => NULL."),
+				 errhint("Pass active, upcoming or completed.")));
+	board = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	for (int i = 0; i < MJ_NUM_STATES; i++)
+		if (mojob_states[i].board && strcmp(mojob_states[i].board, board) == 0)
+			elems[n++] = ObjectIdGetDatum(c->state_oid[i]);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("there is no ops board column \"%s\"", board),
+				 errdetail("The columns are active, upcoming and completed."),
+				 errhint("Pass active, upcoming or completed.")));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, c->state_type, 4, true, TYPALIGN_INT));
+}
+
+/*
+ * mojob.job_actions(state, start_at, unresolved, locked_by, locked_until):
+ * what a user may do with a job now, read from the state and edge tables
+ * the guard checks -- and the few conditions it adds: confirm needs every
+ * node resolved, stop needs the start to have passed, and a lock held by
+ * another user blocks every change.
+ */
+Datum
+mojob_job_actions(PG_FUNCTION_ARGS)
+{
+	static const char *const actions[] = {"reserve", "confirm", "unconfirm", "start", "stop", "cancel"};
+	MojobState	s = state_arg(fcinfo, 0, "state");
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	bool		unresolved = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	bool		locked_other = false;
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8] = {0};
+
+	if (!PG_ARGISNULL(3) && !PG_ARGISNULL(4) && PG_GETARG_TIMESTAMPTZ(4) > now)
+		locked_other = strcmp(text_to_cstring(PG_GETARG_TEXT_PP(3)), mojob_actor()) != 0;
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	values[0] = BoolGetDatum(!locked_other && mojob_states[s].edit != MJ_EDIT_NOTHING);
+	values[1] = BoolGetDatum(!locked_other && mojob_states[s].deletable);
+	for (int i = 0; i < (int) lengthof(actions); i++)
+	{
+		bool		can = !locked_other && mojob_find_action(s, actions[i]) != NULL;
+
+		if (strcmp(actions[i], "confirm") == 0)
+			can = can && !unresolved;
+		if (strcmp(actions[i], "stop") == 0)
+			can = can && !PG_ARGISNULL(1) && now > PG_GETARG_TIMESTAMPTZ(1);
+		values[2 + i] = BoolGetDatum(can);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
