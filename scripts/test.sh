@@ -32,6 +32,9 @@ echo "== pgTAP (pg_prove)"
     "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -d mojob_test -c 'CREATE EXTENSION pgtap' &&
     pg_prove -d mojob_test --ext .sql -r test/pgtap || failed+=(pgtap)
 
+echo "== README tour (psql)"
+scripts/tour-check.sh || failed+=(readme-tour)
+
 echo "== isolation specs (pg_isolation_regress)"
 if ls test/specs/*.spec >/dev/null 2>&1; then
     if ! make -s installcheck; then
