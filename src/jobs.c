@@ -507,24 +507,33 @@ mojob_due_jobs(TimestampTz at, int limit, ArrayType *exclude, int *n)
 	return ids;
 }
 
-/* The earliest due time of any job, or DT_NOEND; read through the partial indexes. */
+/*
+ * The earliest due time after "after" (DT_NOEND if none), and whether jobs
+ * due at or before it are still waiting (locked by others, or failing);
+ * read through the partial indexes job_start_due and job_end_due.
+ */
 TimestampTz
-mojob_next_due(void)
+mojob_next_due(TimestampTz after, bool *waiting)
 {
 	static MojobPlan plan;
 	static const char *sql =
-		"SELECT least((SELECT min(start_at) FROM mojob.job WHERE state = 'confirmed'), "
-		"             (SELECT min(end_at) FROM mojob.job WHERE state = 'running'))";
+		"SELECT least((SELECT min(start_at) FROM mojob.job WHERE state = 'confirmed' AND start_at > $1), "
+		"             (SELECT min(end_at) FROM mojob.job WHERE state = 'running' AND end_at > $1)), "
+		"       EXISTS (SELECT FROM mojob.job WHERE state = 'confirmed' AND start_at <= $1) "
+		"       OR EXISTS (SELECT FROM mojob.job WHERE state = 'running' AND end_at <= $1)";
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1] = {TimestampTzGetDatum(after)};
 	TimestampTz next = DT_NOEND;
 	bool		isnull;
 	Datum		d;
 
 	mojob_spi_connect();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 0, NULL), NULL, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.job failed");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		next = DatumGetTimestampTz(d);
+	*waiting = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	mojob_spi_finish();
 	return next;
 }

@@ -205,7 +205,7 @@ extern MojobClock mojob_clock;
 extern int64 mojob_advance_due(TimestampTz at, int limit,
 							   struct ArrayType *exclude, struct ArrayType *only);
 extern int64 *mojob_due_jobs(TimestampTz at, int limit, struct ArrayType *exclude, int *n);
-extern TimestampTz mojob_next_due(void);
+extern TimestampTz mojob_next_due(TimestampTz after, bool *waiting);
 
 /* ---------------------------------------------------------------------
  * History and NOTIFY (history.c)

@@ -65,7 +65,8 @@ static int	mojob_batch_size = 1000;
 typedef struct SchedSlot
 {
 	Oid			dboid;			/* InvalidOid = free */
-	int			pgprocno;		/* the worker's PGPROC */
+	pid_t		pid;			/* the worker */
+	int			pgprocno;		/* its PGPROC */
 	pg_atomic_uint64 next_wake; /* TimestampTz it sleeps until; DT_NOEND = awake */
 } SchedSlot;
 
@@ -76,6 +77,8 @@ typedef struct SchedShared
 } SchedShared;
 
 static SchedShared *shared = NULL;
+
+static pid_t serving_pid(Oid dboid);
 static bool preloaded = false;
 
 #if PG_VERSION_NUM >= 150000
@@ -116,6 +119,7 @@ sched_shmem_startup(void)
 		for (int i = 0; i < MOJOB_MAX_DATABASES; i++)
 		{
 			shared->slots[i].dboid = InvalidOid;
+			shared->slots[i].pid = 0;
 			shared->slots[i].pgprocno = -1;
 			pg_atomic_init_u64(&shared->slots[i].next_wake, (uint64) DT_NOEND);
 		}
@@ -373,6 +377,9 @@ mojob_launcher_main(Datum arg)
 			}
 			db->missing_logged = false;
 			db->oid = oid;
+			/* A worker left running by an earlier launcher serves it still. */
+			if (serving_pid(oid) != 0)
+				continue;
 			/* A worker that stopped at once is not restarted in a tight loop. */
 			if (db->handle == NULL ||
 				TimestampDifferenceExceeds(db->started, GetCurrentTimestamp(), 5000))
@@ -400,15 +407,47 @@ release_slot(int code, Datum arg)
 	if (my_slot == NULL)
 		return;
 	SpinLockAcquire(&shared->mutex);
-	my_slot->dboid = InvalidOid;
-	my_slot->pgprocno = -1;
+	if (my_slot->pid == MyProcPid)
+	{
+		my_slot->dboid = InvalidOid;
+		my_slot->pid = 0;
+		my_slot->pgprocno = -1;
+	}
 	SpinLockRelease(&shared->mutex);
 	my_slot = NULL;
 }
 
+/* The pid of a live worker serving database dboid, or 0. */
+static pid_t
+serving_pid(Oid dboid)
+{
+	pid_t		pid = 0;
+
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < MOJOB_MAX_DATABASES; i++)
+		if (shared->slots[i].dboid == dboid)
+			pid = shared->slots[i].pid;
+	SpinLockRelease(&shared->mutex);
+	if (pid != 0 && pid != MyProcPid && kill(pid, 0) != 0)
+		pid = 0;
+	return pid;
+}
+
+/*
+ * Take the database's slot.  One worker per database: if another is alive
+ * (a launcher restarted while its workers ran on), this one leaves.
+ */
 static void
 claim_slot(void)
 {
+	pid_t		other = serving_pid(MyDatabaseId);
+
+	if (other != 0 && other != MyProcPid)
+	{
+		ereport(DEBUG1,
+				(errmsg("mojob scheduler: process %d already serves this database", (int) other)));
+		proc_exit(0);
+	}
 	SpinLockAcquire(&shared->mutex);
 	for (int i = 0; i < MOJOB_MAX_DATABASES && my_slot == NULL; i++)
 		if (shared->slots[i].dboid == MyDatabaseId)
@@ -419,6 +458,7 @@ claim_slot(void)
 	if (my_slot)
 	{
 		my_slot->dboid = MyDatabaseId;
+		my_slot->pid = MyProcPid;
 		my_slot->pgprocno = MyProc->pgprocno;
 		pg_atomic_write_u64(&my_slot->next_wake, (uint64) DT_NOEND);
 	}
@@ -549,18 +589,34 @@ advance_batch(bool *extension_missing)
 	return moved;
 }
 
-/* The next due time (DT_NOEND if none), in its own transaction. */
+/*
+ * When to look again, in its own transaction: at the next due time, or
+ * soon (backing off up to a second) while due jobs wait for a row lock or a
+ * retry.
+ */
+static int	backoff_ms = 0;
+
 static TimestampTz
-next_due_time(void)
+next_look(void)
 {
+	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz next;
+	bool		waiting;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	next = mojob_next_due();
+	next = mojob_next_due(now, &waiting);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+
+	if (waiting)
+	{
+		backoff_ms = backoff_ms ? Min(backoff_ms * 2, 1000) : 10;
+		next = Min(next, TimestampTzPlusMilliseconds(now, backoff_ms));
+	}
+	else
+		backoff_ms = 0;
 	return next;
 }
 
@@ -583,7 +639,7 @@ scheduler_pass(bool *missing, MemoryContext cxt)
 			CHECK_FOR_INTERRUPTS();
 		} while (moved >= mojob_batch_size);
 		if (!*missing)
-			next = next_due_time();
+			next = next_look();
 	}
 	PG_CATCH();
 	{
@@ -598,13 +654,30 @@ scheduler_pass(bool *missing, MemoryContext cxt)
 	return next;
 }
 
+/* Is the database still listed in mojob.database? */
+static bool
+still_listed(const char *dbname)
+{
+	char	   *rawlist = pstrdup(mojob_databases);
+	List	   *names = NIL;
+	ListCell   *lc;
+	bool		listed = false;
+
+	if (!SplitIdentifierString(rawlist, ',', &names))
+		return true;			/* the launcher logs the bad list */
+	foreach(lc, names)
+		listed |= strcmp((char *) lfirst(lc), dbname) == 0;
+	list_free(names);
+	pfree(rawlist);
+	return listed;
+}
+
 void
 mojob_scheduler_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
 	MemoryContext loop_cxt;
 	bool		missing_logged = false;
-	int			backoff_ms = 0;
 	char	   *dbname;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -632,6 +705,14 @@ mojob_scheduler_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* Also when started by an earlier launcher, which nobody stops. */
+			if (!still_listed(dbname))
+			{
+				ereport(LOG,
+						(errmsg("mojob scheduler: database \"%s\" is no longer in mojob.database; stopping",
+								dbname)));
+				proc_exit(0);
+			}
 		}
 
 		/* Awake: any commit from here on wakes us again. */
@@ -661,16 +742,8 @@ mojob_scheduler_main(Datum arg)
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
-			if (next <= now)
-			{
-				/* Due jobs are locked by others or failed: back off a little. */
-				backoff_ms = backoff_ms ? Min(backoff_ms * 2, 1000) : 10;
-				next = TimestampTzPlusMilliseconds(now, backoff_ms);
-			}
-			else
-				backoff_ms = 0;
 			/* Round up, so that we wake at or after the due instant. */
-			timeout_ms = (long) ((next - now + 999) / 1000);
+			timeout_ms = next <= now ? 0 : (long) ((next - now + 999) / 1000);
 		}
 		pg_atomic_write_u64(&my_slot->next_wake, (uint64) next);
 		pg_memory_barrier();
