@@ -584,7 +584,7 @@ BEGIN
     INSERT INTO mojob.job_resource (job_id, resource_id, pool_id, alias, amount, required_capabilities)
         SELECT n.id, r.resource_id, r.pool_id, r.alias, r.amount, r.required_capabilities
         FROM mojob.job_resource r
-        WHERE r.job_id = o.id AND r.held_until IS NULL
+        WHERE r.job_id = o.id AND (r.held_until IS NULL OR r.held_until > now())
         ORDER BY r.id;
     RETURN n;
 END
@@ -608,14 +608,14 @@ COMMENT ON FUNCTION mojob.board_states(text) IS
     'The states shown in an ops board column (active, upcoming, completed), from the C state table';
 
 CREATE FUNCTION mojob.job_actions(state mojob.job_state, start_at timestamptz, unresolved boolean,
-                                  locked_by text, locked_until timestamptz,
+                                  unavailable boolean, locked_by text, locked_until timestamptz,
                                   OUT can_edit boolean, OUT can_delete boolean,
                                   OUT can_reserve boolean, OUT can_confirm boolean,
                                   OUT can_unconfirm boolean, OUT can_start boolean,
                                   OUT can_stop boolean, OUT can_cancel boolean)
 LANGUAGE C STABLE
 AS 'MODULE_PATHNAME', 'mojob_job_actions';
-COMMENT ON FUNCTION mojob.job_actions(mojob.job_state, timestamptz, boolean, text, timestamptz) IS
+COMMENT ON FUNCTION mojob.job_actions(mojob.job_state, timestamptz, boolean, boolean, text, timestamptz) IS
     'What a user may do with a job now, from the C state table the trigger checks';
 
 CREATE VIEW mojob.job_errors AS
@@ -701,6 +701,8 @@ CREATE VIEW mojob.ops_board AS
     CROSS JOIN LATERAL mojob.job_actions(
         j.state, j.start_at,
         EXISTS (SELECT FROM mojob.job_resource n WHERE n.job_id = j.id AND n.resource_id IS NULL),
+        j.state = 'draft' AND EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
+                                      WHERE n.job_id = j.id AND NOT r.enabled),
         j.locked_by, j.locked_until) a
     ORDER BY j.board_order,
              CASE WHEN j.board = 'active' THEN j.end_at END,

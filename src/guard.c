@@ -342,6 +342,16 @@ check_edit(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc,
 		if (col_unchanged(oldtup, newtup, desc, att))
 			continue;
 
+		/* A lock on a read-only job can still be released. */
+		if (rule == MJ_EDIT_NOTHING &&
+			(att == a->locked_by || att == a->locked_until))
+		{
+			bool		isnull;
+
+			(void) heap_getattr(newtup, att, desc, &isnull);
+			if (isnull)
+				continue;
+		}
 		if (rule == MJ_EDIT_NOTHING)
 			refuse_edit(oldtup, desc, a, state, NameStr(attr->attname),
 						"A canceled job is read-only.",
@@ -543,7 +553,12 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 			}
 		}
 		else if (to == MJ_CANCELED)
+		{
+			/* A canceled job is read-only: nobody is editing it any more. */
 			change_set(&rc, a->canceled_at, TimestampTzGetDatum(now), false);
+			change_set(&rc, a->locked_by, (Datum) 0, true);
+			change_set(&rc, a->locked_until, (Datum) 0, true);
+		}
 
 		/* Confirming needs every node resolved: checked at the statement's end. */
 		if (to == MJ_CONFIRMED)

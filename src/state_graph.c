@@ -234,11 +234,12 @@ mojob_board_states(PG_FUNCTION_ARGS)
 }
 
 /*
- * mojob.job_actions(state, start_at, unresolved, locked_by, locked_until):
- * what a user may do with a job now, read from the state and edge tables
- * the guard checks -- and the few conditions it adds: confirm needs every
- * node resolved, stop needs the start to have passed, and a lock held by
- * another user blocks every change.
+ * mojob.job_actions(state, start_at, unresolved, unavailable, locked_by,
+ * locked_until): what a user may do with a job now, read from the state
+ * and edge tables the guard checks -- and the few conditions it adds:
+ * confirm needs every node resolved, reserve needs no disabled resource,
+ * stop needs the start to have passed, and a lock held by another user
+ * blocks every change.
  */
 Datum
 mojob_job_actions(PG_FUNCTION_ARGS)
@@ -247,13 +248,14 @@ mojob_job_actions(PG_FUNCTION_ARGS)
 	MojobState	s = state_arg(fcinfo, 0, "state");
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	bool		unresolved = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	bool		unavailable = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	bool		locked_other = false;
 	TupleDesc	tupdesc;
 	Datum		values[8];
 	bool		nulls[8] = {0};
 
-	if (!PG_ARGISNULL(3) && !PG_ARGISNULL(4) && PG_GETARG_TIMESTAMPTZ(4) > now)
-		locked_other = strcmp(text_to_cstring(PG_GETARG_TEXT_PP(3)), mojob_actor()) != 0;
+	if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5) && PG_GETARG_TIMESTAMPTZ(5) > now)
+		locked_other = strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), mojob_actor()) != 0;
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
@@ -265,6 +267,8 @@ mojob_job_actions(PG_FUNCTION_ARGS)
 
 		if (strcmp(actions[i], "confirm") == 0)
 			can = can && !unresolved;
+		if (strcmp(actions[i], "reserve") == 0)
+			can = can && !unavailable;
 		if (strcmp(actions[i], "stop") == 0)
 			can = can && !PG_ARGISNULL(1) && now > PG_GETARG_TIMESTAMPTZ(1);
 		values[2 + i] = BoolGetDatum(can);
