@@ -223,16 +223,9 @@ LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_job_guard';
 COMMENT ON FUNCTION mojob.job_guard() IS
     'Trigger enforcing the life cycle on every INSERT, UPDATE and DELETE of mojob.job';
 
-CREATE FUNCTION mojob.job_flush() RETURNS trigger
-LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_job_flush';
-COMMENT ON FUNCTION mojob.job_flush() IS
-    'Statement trigger writing the history rows of the transitions a statement made';
-
 -- Named to sort last, so it sees the row as the other BEFORE triggers left it.
 CREATE TRIGGER zz_mojob_guard BEFORE INSERT OR UPDATE OR DELETE ON mojob.job
     FOR EACH ROW EXECUTE FUNCTION mojob.job_guard();
-CREATE TRIGGER zz_mojob_flush AFTER INSERT OR UPDATE OR DELETE ON mojob.job
-    FOR EACH STATEMENT EXECUTE FUNCTION mojob.job_flush();
 
 -- ---------------------------------------------------------------------
 -- Nodes: the resources a job uses

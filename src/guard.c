@@ -42,68 +42,68 @@ typedef struct MojobNewJobSettings
 	char	   *code_pattern;
 } MojobNewJobSettings;
 
-/* A row being written, as arrays that heap_modify_tuple_by_cols accepts. */
-typedef struct RowChange
+/*
+ * A row of mojob.job, taken apart once (heap_deform_tuple) so that the
+ * guard reads any column without walking the tuple again, and put together
+ * once at the end (heap_form_tuple).
+ */
+typedef struct Row
 {
-	int			n;
-	int			cols[16];
-	Datum		values[16];
-	bool		nulls[16];
-} RowChange;
+	TupleDesc	desc;
+	Datum	   *v;
+	bool	   *n;
+} Row;
 
 static void
-change_set(RowChange *rc, AttrNumber att, Datum value, bool isnull)
+row_read(Row *r, HeapTuple tuple, TupleDesc desc)
 {
-	for (int i = 0; i < rc->n; i++)
-		if (rc->cols[i] == att)
-		{
-			rc->values[i] = value;
-			rc->nulls[i] = isnull;
-			return;
-		}
-	Assert(rc->n < (int) lengthof(rc->cols));
-	rc->cols[rc->n] = att;
-	rc->values[rc->n] = value;
-	rc->nulls[rc->n] = isnull;
-	rc->n++;
+	r->desc = desc;
+	r->v = palloc(sizeof(Datum) * desc->natts);
+	r->n = palloc(sizeof(bool) * desc->natts);
+	heap_deform_tuple(tuple, desc, r->v, r->n);
+}
+
+static void
+row_set(Row *r, AttrNumber att, Datum value, bool isnull)
+{
+	r->v[att - 1] = value;
+	r->n[att - 1] = isnull;
+}
+
+static HeapTuple
+row_form(Row *r)
+{
+	return heap_form_tuple(r->desc, r->v, r->n);
 }
 
 static Datum
-get_col(HeapTuple tuple, TupleDesc desc, AttrNumber att, bool *isnull)
+get_col(const Row *r, AttrNumber att, bool *isnull)
 {
-	return heap_getattr(tuple, att, desc, isnull);
+	*isnull = r->n[att - 1];
+	return r->v[att - 1];
 }
 
 static TimestampTz
-get_time(HeapTuple tuple, TupleDesc desc, AttrNumber att)
+get_time(const Row *r, AttrNumber att)
 {
-	bool		isnull;
-	Datum		d = heap_getattr(tuple, att, desc, &isnull);
-
-	return isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+	return r->n[att - 1] ? DT_NOBEGIN : DatumGetTimestampTz(r->v[att - 1]);
 }
 
 static char *
-get_text(HeapTuple tuple, TupleDesc desc, AttrNumber att)
+get_text(const Row *r, AttrNumber att)
 {
-	bool		isnull;
-	Datum		d = heap_getattr(tuple, att, desc, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
+	return r->n[att - 1] ? NULL : TextDatumGetCString(r->v[att - 1]);
 }
 
 static MojobState
-get_state(HeapTuple tuple, TupleDesc desc, AttrNumber att)
+get_state(const Row *r, AttrNumber att)
 {
-	bool		isnull;
-	Datum		d = heap_getattr(tuple, att, desc, &isnull);
-
-	if (isnull)
+	if (r->n[att - 1])
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("null value in column \"state\" of relation \"job\" violates not-null constraint"),
 				 errhint("A job's state is one of mojob.job_state; see mojob.state_transitions.")));
-	return mojob_state_from_oid(DatumGetObjectId(d));
+	return mojob_state_from_oid(DatumGetObjectId(r->v[att - 1]));
 }
 
 static void
@@ -150,9 +150,9 @@ time_plus(TimestampTz t, Datum interval, bool minus)
 }
 
 static const char *
-job_label(HeapTuple tuple, TupleDesc desc, const MojobJobAttrs *a)
+job_label(const Row *r, const MojobJobAttrs *a)
 {
-	char	   *code = get_text(tuple, desc, a->code);
+	char	   *code = get_text(r, a->code);
 
 	return code ? code : "(new)";
 }
@@ -166,22 +166,22 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 {
 	Relation	rel = td->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
-	HeapTuple	tuple = td->tg_trigtuple;
+	Row			row;
 	bool		privileged = mojob_is_privileged(RelationGetRelid(rel));
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	MojobNewJobSettings s;
-	RowChange	rc = {0};
 	bool		isnull;
 	MojobState	state;
 	Datum		d;
-	char	   *actor = mojob_actor();
+	const char *actor = mojob_actor();
 
 	read_new_job_settings(&s);
+	row_read(&row, td->tg_trigtuple, desc);
 
-	d = get_col(tuple, desc, a->state, &isnull);
+	d = get_col(&row, a->state, &isnull);
 	state = isnull ? s.default_state : mojob_state_from_oid(DatumGetObjectId(d));
 	if (isnull)
-		change_set(&rc, a->state, mojob_state_datum(state), false);
+		row_set(&row, a->state, mojob_state_datum(state), false);
 
 	if (!mojob_states[state].initial && !privileged)
 		ereport(ERROR,
@@ -194,17 +194,17 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 	{
 		bool		start_null,
 					end_null;
-		Datum		start = get_col(tuple, desc, a->start_at, &start_null);
-		Datum		end = get_col(tuple, desc, a->end_at, &end_null);
+		Datum		start = get_col(&row, a->start_at, &start_null);
+		Datum		end = get_col(&row, a->end_at, &end_null);
 
-		get_col(tuple, desc, a->pre_roll_start, &isnull);
+		get_col(&row, a->pre_roll_start, &isnull);
 		if (isnull && !start_null && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(start)))
-			change_set(&rc, a->pre_roll_start,
+			row_set(&row, a->pre_roll_start,
 					   TimestampTzGetDatum(time_plus(DatumGetTimestampTz(start), s.default_pre_roll, true)),
 					   false);
-		get_col(tuple, desc, a->post_roll_end, &isnull);
+		get_col(&row, a->post_roll_end, &isnull);
 		if (isnull && !end_null && !TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(end)))
-			change_set(&rc, a->post_roll_end,
+			row_set(&row, a->post_roll_end,
 					   TimestampTzGetDatum(time_plus(DatumGetTimestampTz(end), s.default_post_roll, false)),
 					   false);
 	}
@@ -213,37 +213,37 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 	 * What mojob manages.  A privileged insert (a restore) keeps what it
 	 * supplies and only fills what is missing.
 	 */
-	get_col(tuple, desc, a->code, &isnull);
+	get_col(&row, a->code, &isnull);
 	if (isnull || !privileged)
 	{
 		Oid			seq = get_relname_relid("job_code_seq", mojob_catalog()->namespace);
 		int64		n = nextval_internal(seq, false);
 
-		change_set(&rc, a->code,
+		row_set(&row, a->code,
 				   CStringGetTextDatum(mojob_format_code(s.code_pattern, n, now)),
 				   false);
 	}
-	get_col(tuple, desc, a->created_by, &isnull);
+	get_col(&row, a->created_by, &isnull);
 	if (isnull || !privileged)
-		change_set(&rc, a->created_by, CStringGetTextDatum(actor), false);
-	get_col(tuple, desc, a->created_at, &isnull);
+		row_set(&row, a->created_by, CStringGetTextDatum(actor), false);
+	get_col(&row, a->created_at, &isnull);
 	if (isnull || !privileged)
-		change_set(&rc, a->created_at, TimestampTzGetDatum(now), false);
-	get_col(tuple, desc, a->updated_at, &isnull);
+		row_set(&row, a->created_at, TimestampTzGetDatum(now), false);
+	get_col(&row, a->updated_at, &isnull);
 	if (isnull || !privileged)
-		change_set(&rc, a->updated_at, TimestampTzGetDatum(now), false);
-	get_col(tuple, desc, a->version, &isnull);
+		row_set(&row, a->updated_at, TimestampTzGetDatum(now), false);
+	get_col(&row, a->version, &isnull);
 	if (isnull || !privileged)
-		change_set(&rc, a->version, Int64GetDatum(1), false);
+		row_set(&row, a->version, Int64GetDatum(1), false);
 	if (!privileged)
 	{
-		change_set(&rc, a->canceled_at, (Datum) 0, true);
-		change_set(&rc, a->cancel_reason, (Datum) 0, true);
-		change_set(&rc, a->locked_by, (Datum) 0, true);
-		change_set(&rc, a->locked_until, (Datum) 0, true);
+		row_set(&row, a->canceled_at, (Datum) 0, true);
+		row_set(&row, a->cancel_reason, (Datum) 0, true);
+		row_set(&row, a->locked_by, (Datum) 0, true);
+		row_set(&row, a->locked_until, (Datum) 0, true);
 	}
 
-	return heap_modify_tuple_by_cols(tuple, desc, rc.n, rc.cols, rc.values, rc.nulls);
+	return row_form(&row);
 }
 
 /* ---------------------------------------------------------------------
@@ -253,17 +253,13 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 
 /* Is column att unchanged between the old and the new row? */
 static bool
-col_unchanged(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber att)
+col_unchanged(const Row *o, const Row *nw, AttrNumber att)
 {
-	Form_pg_attribute attr = TupleDescAttr(desc, att - 1);
-	bool		oldnull,
-				newnull;
-	Datum		o = heap_getattr(oldtup, att, desc, &oldnull);
-	Datum		n = heap_getattr(newtup, att, desc, &newnull);
+	Form_pg_attribute attr = TupleDescAttr(o->desc, att - 1);
 
-	if (oldnull || newnull)
-		return oldnull == newnull;
-	return datum_image_eq(o, n, attr->attbyval, attr->attlen);
+	if (o->n[att - 1] || nw->n[att - 1])
+		return o->n[att - 1] == nw->n[att - 1];
+	return datum_image_eq(o->v[att - 1], nw->v[att - 1], attr->attbyval, attr->attlen);
 }
 
 static bool
@@ -274,13 +270,13 @@ is_metadata(const MojobJobAttrs *a, AttrNumber att)
 }
 
 static void
-refuse_edit(HeapTuple oldtup, TupleDesc desc, const MojobJobAttrs *a,
+refuse_edit(const Row *o, const MojobJobAttrs *a,
 			MojobState state, const char *column, const char *why, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
 			 errmsg("column %s of %s job %s cannot be changed",
-					column, mojob_states[state].name, job_label(oldtup, desc, a)),
+					column, mojob_states[state].name, job_label(o, a)),
 			 errdetail("%s", why),
 			 errhint("%s", hint)));
 }
@@ -291,35 +287,35 @@ refuse_edit(HeapTuple oldtup, TupleDesc desc, const MojobJobAttrs *a,
  * same statement moves the job to, or -1.
  */
 static void
-check_edit(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc,
-		   const MojobJobAttrs *a, MojobState state, int transition,
-		   TimestampTz now)
+check_edit(const Row *o, const Row *nw, const MojobJobAttrs *a,
+		   MojobState state, int transition, TimestampTz now)
 {
+	TupleDesc	desc = o->desc;
 	MojobEditRule rule = mojob_states[state].edit;
 
 	/* The job's identity never changes, in any state. */
-	if (!col_unchanged(oldtup, newtup, desc, a->id))
-		refuse_edit(oldtup, desc, a, state, "id", "A job's id never changes.",
+	if (!col_unchanged(o, nw, a->id))
+		refuse_edit(o, a, state, "id", "A job's id never changes.",
 					"Create a new job with mojob.create_job() or mojob.duplicate().");
-	if (!col_unchanged(oldtup, newtup, desc, a->code))
-		refuse_edit(oldtup, desc, a, state, "code", "A job's code is given when it is created and never changes.",
+	if (!col_unchanged(o, nw, a->code))
+		refuse_edit(o, a, state, "code", "A job's code is given when it is created and never changes.",
 					"Use name for the title an operator sees.");
-	if (!col_unchanged(oldtup, newtup, desc, a->created_at))
-		refuse_edit(oldtup, desc, a, state, "created_at", "created_at records when the job was created.",
+	if (!col_unchanged(o, nw, a->created_at))
+		refuse_edit(o, a, state, "created_at", "created_at records when the job was created.",
 					"Leave created_at and created_by as mojob set them.");
-	if (!col_unchanged(oldtup, newtup, desc, a->created_by))
-		refuse_edit(oldtup, desc, a, state, "created_by", "created_by records who created the job.",
+	if (!col_unchanged(o, nw, a->created_by))
+		refuse_edit(o, a, state, "created_by", "created_by records who created the job.",
 					"Leave created_at and created_by as mojob set them.");
 
 	/* canceled_at and cancel_reason are written by the cancel transition. */
 	if (transition != MJ_CANCELED)
 	{
-		if (!col_unchanged(oldtup, newtup, desc, a->cancel_reason))
-			refuse_edit(oldtup, desc, a, state, "cancel_reason",
+		if (!col_unchanged(o, nw, a->cancel_reason))
+			refuse_edit(o, a, state, "cancel_reason",
 						"The cancel reason is given when the job is canceled.",
 						"Use mojob.cancel(job, reason).");
-		if (!col_unchanged(oldtup, newtup, desc, a->canceled_at))
-			refuse_edit(oldtup, desc, a, state, "canceled_at",
+		if (!col_unchanged(o, nw, a->canceled_at))
+			refuse_edit(o, a, state, "canceled_at",
 						"canceled_at records when the job was canceled.",
 						"Use mojob.cancel(job, reason).");
 	}
@@ -339,58 +335,55 @@ check_edit(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc,
 			att == a->id || att == a->code || att == a->created_at ||
 			att == a->created_by || att == a->canceled_at || att == a->cancel_reason)
 			continue;
-		if (col_unchanged(oldtup, newtup, desc, att))
+		if (col_unchanged(o, nw, att))
 			continue;
 
 		/* A lock on a read-only job can still be released. */
 		if (rule == MJ_EDIT_NOTHING &&
 			(att == a->locked_by || att == a->locked_until))
 		{
-			bool		isnull;
-
-			(void) heap_getattr(newtup, att, desc, &isnull);
-			if (isnull)
+			if (nw->n[att - 1])
 				continue;
 		}
 		if (rule == MJ_EDIT_NOTHING)
-			refuse_edit(oldtup, desc, a, state, NameStr(attr->attname),
+			refuse_edit(o, a, state, NameStr(attr->attname),
 						"A canceled job is read-only.",
 						"Create a new job with mojob.duplicate(), or delete this one with mojob.delete_job().");
 		if (is_metadata(a, att) || att == a->locked_by || att == a->locked_until)
 			continue;
 		if (rule == MJ_EDIT_RUNNING && (att == a->end_at || att == a->post_roll_end))
 		{
-			TimestampTz t = get_time(newtup, desc, att);
+			TimestampTz t = get_time(nw, att);
 
 			if (t <= now)
 				ereport(ERROR,
 						(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
 						 errmsg("%s of running job %s must be in the future",
-								NameStr(attr->attname), job_label(oldtup, desc, a)),
+								NameStr(attr->attname), job_label(o, a)),
 						 errdetail("The new %s is %s; now is %s.", NameStr(attr->attname),
 								   mojob_timestamp_text(t), mojob_timestamp_text(now)),
 						 errhint("To end the job now, use mojob.stop(job).")));
 			continue;
 		}
 		if (rule == MJ_EDIT_RUNNING)
-			refuse_edit(oldtup, desc, a, state, NameStr(attr->attname),
+			refuse_edit(o, a, state, NameStr(attr->attname),
 						"A running job may change its end_at and post_roll_end (to future instants) and its metadata "
 						"(name, description, priority, owner, properties) only.",
 						"To end the job now, use mojob.stop(job).");
-		refuse_edit(oldtup, desc, a, state, NameStr(attr->attname),
+		refuse_edit(o, a, state, NameStr(attr->attname),
 					"A completed job may change its metadata (name, description, priority, owner, properties) only.",
 					"Create a new job with mojob.duplicate() to run it again.");
 	}
 }
 
 static void
-refuse_transition(HeapTuple oldtup, TupleDesc desc, const MojobJobAttrs *a,
+refuse_transition(const Row *o, const MojobJobAttrs *a,
 				  MojobState from, MojobState to)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_MOJOB_TRANSITION),
 			 errmsg("job %s cannot go from %s to %s",
-					job_label(oldtup, desc, a), mojob_states[from].name, mojob_states[to].name),
+					job_label(o, a), mojob_states[from].name, mojob_states[to].name),
 			 errdetail("%s", mojob_successors_text(from)),
 			 errhint("SELECT * FROM mojob.state_transitions shows every allowed transition.")));
 }
@@ -403,21 +396,23 @@ refuse_transition(HeapTuple oldtup, TupleDesc desc, const MojobJobAttrs *a,
  * never blocked.
  */
 static void
-check_edit_lock(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc,
-				const MojobJobAttrs *a, TimestampTz now, bool takeover_allowed)
+check_edit_lock(const Row *o, const Row *nw, const MojobJobAttrs *a,
+				TimestampTz now, bool takeover_allowed)
 {
-	char	   *holder = get_text(oldtup, desc, a->locked_by);
-	char	   *actor;
+	TupleDesc	desc = o->desc;
+	char	   *holder;
+	const char *actor;
 
-	if (holder == NULL || mojob_clock.active ||
-		get_time(oldtup, desc, a->locked_until) <= now)
+	if (o->n[a->locked_by - 1] || mojob_clock.active ||
+		get_time(o, a->locked_until) <= now)
 		return;
+	holder = get_text(o, a->locked_by);
 	actor = mojob_actor();
 	if (strcmp(holder, actor) == 0)
 		return;
-	if (takeover_allowed && newtup != NULL)
+	if (takeover_allowed && nw != NULL)
 	{
-		char	   *new_holder = get_text(newtup, desc, a->locked_by);
+		char	   *new_holder = get_text(nw, a->locked_by);
 		bool		only_lock = true;
 
 		for (int i = 0; i < desc->natts && only_lock; i++)
@@ -428,16 +423,16 @@ check_edit_lock(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc,
 				attr->attnum == a->locked_until || attr->attnum == a->version ||
 				attr->attnum == a->updated_at)
 				continue;
-			only_lock = col_unchanged(oldtup, newtup, desc, attr->attnum);
+			only_lock = col_unchanged(o, nw, attr->attnum);
 		}
 		if (only_lock && new_holder != NULL && strcmp(new_holder, actor) == 0)
 			return;
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_MOJOB_LOCKED),
-			 errmsg("job %s is locked by %s", get_text(oldtup, desc, a->code), holder),
+			 errmsg("job %s is locked by %s", get_text(o, a->code), holder),
 			 errdetail("%s holds its edit lock until %s; %s may not change it meanwhile.",
-					   holder, mojob_timestamp_text(get_time(oldtup, desc, a->locked_until)), actor),
+					   holder, mojob_timestamp_text(get_time(o, a->locked_until)), actor),
 			 errhint("Wait for %s to unlock it, or take the lock over with mojob.lock_job(job, force => true).",
 					 holder)));
 }
@@ -447,26 +442,37 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 {
 	Relation	rel = td->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
-	HeapTuple	oldtup = td->tg_trigtuple;
-	HeapTuple	newtup = td->tg_newtuple;
+	Row			or,
+				nr;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	MojobState	from = get_state(oldtup, desc, a->state);
-	MojobState	to = get_state(newtup, desc, a->state);
-	MojobState	final = to;
+	MojobState	from,
+				to,
+				final;
 	int64		job_id;
 	bool		isnull;
-	RowChange	rc = {0};
-	TimestampTz start_at = get_time(newtup, desc, a->start_at);
-	TimestampTz end_at = get_time(newtup, desc, a->end_at);
-	TimestampTz pre_roll_start = get_time(newtup, desc, a->pre_roll_start);
-	TimestampTz post_roll_end = get_time(newtup, desc, a->post_roll_end);
-	TimestampTz old_pre = get_time(oldtup, desc, a->pre_roll_start);
-	TimestampTz old_post = get_time(oldtup, desc, a->post_roll_end);
-	char	   *code = get_text(oldtup, desc, a->code);
+	TimestampTz start_at,
+				end_at,
+				pre_roll_start,
+				post_roll_end,
+				old_pre,
+				old_post;
+	char	   *code;
 	int64		version;
 
-	job_id = DatumGetInt64(heap_getattr(oldtup, a->id, desc, &isnull));
-	check_edit_lock(oldtup, newtup, desc, a, now, from == to);
+	row_read(&or, td->tg_trigtuple, desc);
+	row_read(&nr, td->tg_newtuple, desc);
+	from = get_state(&or, a->state);
+	to = get_state(&nr, a->state);
+	final = to;
+	start_at = get_time(&nr, a->start_at);
+	end_at = get_time(&nr, a->end_at);
+	pre_roll_start = get_time(&nr, a->pre_roll_start);
+	post_roll_end = get_time(&nr, a->post_roll_end);
+	old_pre = get_time(&or, a->pre_roll_start);
+	old_post = get_time(&or, a->post_roll_end);
+	code = get_text(&or, a->code);
+	job_id = DatumGetInt64(get_col(&or, a->id, &isnull));
+	check_edit_lock(&or, &nr, a, now, from == to);
 
 	/* A transition function asks for its own edge, and no other. */
 	if (mojob_request.active && mojob_request.job_id == job_id)
@@ -492,11 +498,11 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 
 	if (from == to)
 	{
-		check_edit(oldtup, newtup, desc, a, from, -1, now);
+		check_edit(&or, &nr, a, from, -1, now);
 
 		/* A node changed: the job row itself stays as it is. */
 		if (mojob_touch.active && mojob_touch.job_id == job_id)
-			return newtup;
+			return td->tg_newtuple;
 	}
 	else
 	{
@@ -505,8 +511,8 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 		int			made = 1;
 
 		if (mojob_find_edge(from, to, cause) == NULL)
-			refuse_transition(oldtup, desc, a, from, to);
-		check_edit(oldtup, newtup, desc, a, from, to, now);
+			refuse_transition(&or, a, from, to);
+		check_edit(&or, &nr, a, from, to, now);
 
 		if (cause == MJ_CAUSE_TIME)
 		{
@@ -530,8 +536,8 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 				start_at = now;
 				if (now < pre_roll_start)
 					pre_roll_start = now;
-				change_set(&rc, a->start_at, TimestampTzGetDatum(start_at), false);
-				change_set(&rc, a->pre_roll_start, TimestampTzGetDatum(pre_roll_start), false);
+				row_set(&nr, a->start_at, TimestampTzGetDatum(start_at), false);
+				row_set(&nr, a->pre_roll_start, TimestampTzGetDatum(pre_roll_start), false);
 			}
 		}
 		else if (to == MJ_COMPLETED)
@@ -548,16 +554,16 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 			{
 				post_roll_end = now + (post_roll_end - end_at);
 				end_at = now;
-				change_set(&rc, a->end_at, TimestampTzGetDatum(end_at), false);
-				change_set(&rc, a->post_roll_end, TimestampTzGetDatum(post_roll_end), false);
+				row_set(&nr, a->end_at, TimestampTzGetDatum(end_at), false);
+				row_set(&nr, a->post_roll_end, TimestampTzGetDatum(post_roll_end), false);
 			}
 		}
 		else if (to == MJ_CANCELED)
 		{
 			/* A canceled job is read-only: nobody is editing it any more. */
-			change_set(&rc, a->canceled_at, TimestampTzGetDatum(now), false);
-			change_set(&rc, a->locked_by, (Datum) 0, true);
-			change_set(&rc, a->locked_until, (Datum) 0, true);
+			row_set(&nr, a->canceled_at, TimestampTzGetDatum(now), false);
+			row_set(&nr, a->locked_by, (Datum) 0, true);
+			row_set(&nr, a->locked_until, (Datum) 0, true);
 		}
 
 		/* Confirming needs every node resolved: checked at the statement's end. */
@@ -565,7 +571,7 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 			mojob_confirm_check_later(job_id);
 
 		mojob_history_record(job_id, code, from, to, cause,
-							 to == MJ_CANCELED ? get_text(newtup, desc, a->cancel_reason) : NULL);
+							 to == MJ_CANCELED ? get_text(&nr, a->cancel_reason) : NULL);
 
 		/*
 		 * What time would do at once: a job confirmed or started after its
@@ -585,15 +591,15 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 			made++;
 		}
 		if (final != to)
-			change_set(&rc, a->state, mojob_state_datum(final), false);
+			row_set(&nr, a->state, mojob_state_datum(final), false);
 		if (mojob_clock.active)
 			mojob_clock.transitions += made;
 	}
 
 	/* A job newly due at a time wakes the scheduler, at commit. */
-	if (final == MJ_CONFIRMED && (from != final || start_at != get_time(oldtup, desc, a->start_at)))
+	if (final == MJ_CONFIRMED && (from != final || start_at != get_time(&or, a->start_at)))
 		mojob_scheduler_note_due(start_at);
-	else if (final == MJ_RUNNING && (from != final || end_at != get_time(oldtup, desc, a->end_at)))
+	else if (final == MJ_RUNNING && (from != final || end_at != get_time(&or, a->end_at)))
 		mojob_scheduler_note_due(end_at);
 
 	/*
@@ -611,10 +617,10 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 									   holding, pre_roll_start, post_roll_end);
 	}
 
-	version = DatumGetInt64(heap_getattr(oldtup, a->version, desc, &isnull));
-	change_set(&rc, a->version, Int64GetDatum(version + 1), false);
-	change_set(&rc, a->updated_at, TimestampTzGetDatum(now), false);
-	return heap_modify_tuple_by_cols(newtup, desc, rc.n, rc.cols, rc.values, rc.nulls);
+	version = DatumGetInt64(get_col(&or, a->version, &isnull));
+	row_set(&nr, a->version, Int64GetDatum(version + 1), false);
+	row_set(&nr, a->updated_at, TimestampTzGetDatum(now), false);
+	return row_form(&nr);
 }
 
 /* ---------------------------------------------------------------------
@@ -625,21 +631,23 @@ static HeapTuple
 guard_delete(TriggerData *td, const MojobJobAttrs *a)
 {
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
-	HeapTuple	oldtup = td->tg_trigtuple;
-	MojobState	state = get_state(oldtup, desc, a->state);
+	Row			or;
+	MojobState	state;
 
-	check_edit_lock(oldtup, NULL, desc, a, GetCurrentTransactionStartTimestamp(), false);
+	row_read(&or, td->tg_trigtuple, desc);
+	state = get_state(&or, a->state);
+	check_edit_lock(&or, NULL, a, GetCurrentTransactionStartTimestamp(), false);
 	if (!mojob_states[state].deletable)
 		ereport(ERROR,
 				(errcode(ERRCODE_MOJOB_NOT_DELETABLE),
 				 errmsg("%s job %s cannot be deleted", mojob_states[state].name,
-						job_label(oldtup, desc, a)),
+						job_label(&or, a)),
 				 errdetail("Only draft, completed and canceled jobs can be deleted; it holds its resources while %s.",
 						   mojob_states[state].name),
 				 errhint("%s", state == MJ_RUNNING
 						 ? "Stop it first with mojob.stop(job); a completed job can be deleted."
 						 : "Cancel it first with mojob.cancel(job, reason); a canceled job can be deleted.")));
-	return oldtup;
+	return td->tg_trigtuple;
 }
 
 /*

@@ -3,10 +3,12 @@
  *		One mojob.job_event row and one NOTIFY per state transition.
  *
  * The guard trigger records each transition here as it makes it; the rows
- * are written by the statement-level trigger zz_mojob_flush at the end of
- * the statement, with one INSERT for the whole statement, so that a bulk
- * UPDATE of many jobs costs one insert rather than one per row.  The
- * NOTIFY is queued at once and delivered by PostgreSQL at commit.
+ * are written when the statement's executor finishes (mojob.c's
+ * ExecutorFinish hook), with one INSERT for the whole statement, so that a
+ * bulk UPDATE of many jobs costs one insert rather than one per row, and a
+ * statement that makes no transition costs nothing.  Only UPDATEs make
+ * transitions, and an UPDATE always runs through the executor.  The NOTIFY
+ * is queued at once and delivered by PostgreSQL at commit.
  */
 #include "postgres.h"
 
@@ -26,7 +28,6 @@
 #include "mojob.h"
 #include "booking.h"
 
-PG_FUNCTION_INFO_V1(mojob_job_flush);
 PG_FUNCTION_INFO_V1(mojob_event_guard);
 
 typedef struct MojobEvent
@@ -91,7 +92,7 @@ mojob_history_record(int64 job_id, const char *code,
 {
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 	MojobEvent *ev;
-	char	   *actor = mojob_actor();
+	const char *actor = mojob_actor();
 	char		atbuf[MAXDATELEN + 1];
 	StringInfoData payload;
 	int			utc = 0;
@@ -104,9 +105,7 @@ mojob_history_record(int64 job_id, const char *code,
 			: repalloc_huge(events, sizeof(MojobEvent) * maxevents);
 	}
 	if (last_actor == NULL || strcmp(last_actor, actor) != 0)
-		last_actor = actor;
-	else
-		pfree(actor);
+		last_actor = pstrdup(actor);
 
 	ev = &events[nevents++];
 	ev->job_id = job_id;
@@ -138,8 +137,8 @@ mojob_history_flush(void)
 	static const char *sql =
 		"INSERT INTO mojob.job_event "
 		"(job_id, from_state, to_state, at, by_user, cause, reason) "
-		"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
-		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7))";
+		"SELECT pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), "
+		"pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)";
 	const MojobCatalog *c;
 	Oid			argtypes[7];
 	Datum		args[7];
@@ -233,27 +232,6 @@ mojob_history_flush(void)
 	}
 	PG_END_TRY();
 	mojob_spi_finish();
-}
-
-/*
- * Statement trigger zz_mojob_flush: AFTER INSERT OR UPDATE OR DELETE ON
- * mojob.job FOR EACH STATEMENT.  Writes the history of the statement.
- */
-Datum
-mojob_job_flush(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mojob_job_flush must be fired AFTER ... FOR EACH STATEMENT")));
-
-	mojob_confirm_check_flush();
-	mojob_history_flush();
-	return PointerGetDatum(NULL);
 }
 
 /*

@@ -571,7 +571,7 @@ mojob_lock_job(PG_FUNCTION_ARGS)
 		"WHERE id = $1 RETURNING *";
 	int64		job = mojob_arg_id(fcinfo, 0, "job");
 	bool		force;
-	char	   *actor = mojob_actor();
+	const char *actor = mojob_actor();
 	Oid			argtypes[2] = {INT8OID, TEXTOID};
 	Datum		args[2] = {Int64GetDatum(job), CStringGetTextDatum(actor)};
 	Datum		result;

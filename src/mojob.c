@@ -10,6 +10,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -28,6 +29,9 @@ PG_MODULE_MAGIC;
 
 /* The acting user, when an application names one (mojob.actor). */
 static char *mojob_actor_setting = NULL;
+
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
+static void mojob_executor_finish(QueryDesc *queryDesc);
 
 static MojobCatalog catalog;
 
@@ -79,8 +83,8 @@ xact_callback(XactEvent event, void *arg)
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
 						 errmsg("mojob history was not written before commit"),
-						 errdetail("The statement trigger zz_mojob_flush on mojob.job did not run."),
-						 errhint("Do not disable mojob's triggers.")));
+						 errdetail("A statement made transitions outside the executor."),
+						 errhint("This is a bug in mojob; please report it.")));
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -126,6 +130,8 @@ _PG_init(void)
 	CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_type_cache, (Datum) 0);
 	CacheRegisterRelcacheCallback(invalidate_rel_cache, (Datum) 0);
 	RegisterXactCallback(xact_callback, NULL);
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = mojob_executor_finish;
 
 	mojob_scheduler_init();
 
@@ -259,14 +265,43 @@ mojob_job_attrs(Relation rel)
 
 /*
  * The acting user: mojob.actor when set, else session_user.  The result is
- * palloc'd in the current memory context.
+ * valid until the setting or the session user changes; copy it to keep it.
  */
-char *
+const char *
 mojob_actor(void)
 {
+	static Oid	session_user = InvalidOid;
+	static char session_name[NAMEDATALEN];
+
 	if (mojob_actor_setting != NULL && mojob_actor_setting[0] != '\0')
-		return pstrdup(mojob_actor_setting);
-	return GetUserNameFromId(GetSessionUserId(), false);
+		return mojob_actor_setting;
+	if (GetSessionUserId() != session_user)
+	{
+		char	   *name = GetUserNameFromId(GetSessionUserId(), false);
+
+		strlcpy(session_name, name, NAMEDATALEN);
+		pfree(name);
+		session_user = GetSessionUserId();
+	}
+	return session_name;
+}
+
+/*
+ * After every statement: write the history of the transitions it made (and
+ * check the jobs it confirmed), in one go.
+ */
+static void
+mojob_executor_finish(QueryDesc *queryDesc)
+{
+	if (prev_executor_finish)
+		prev_executor_finish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+	if (mojob_history_pending() || mojob_confirm_check_pending())
+	{
+		mojob_confirm_check_flush();
+		mojob_history_flush();
+	}
 }
 
 /*

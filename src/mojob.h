@@ -141,7 +141,7 @@ extern const MojobJobAttrs *mojob_job_attrs(Relation rel);
  * Backend-wide helpers (mojob.c)
  * ---------------------------------------------------------------------
  */
-extern char *mojob_actor(void);
+extern const char *mojob_actor(void);
 extern bool mojob_is_privileged(Oid relid);
 
 /* A saved SPI plan that is re-prepared when the catalog cache changes. */
