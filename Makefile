@@ -18,7 +18,7 @@ include $(PGXS)
 # The warnings CI builds with; a warning fails the build.
 WERROR_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 
-.PHONY: deps test demo demo-stop bench
+.PHONY: deps test demo demo-stop bench timeline-png
 
 # Install what is missing (Debian packages), as root or through sudo.
 deps:
@@ -39,6 +39,10 @@ demo: deps
 
 demo-stop:
 	scripts/demo.sh stop
+
+# docs/timeline.png, the README's picture: the demo's SVG rendered by headless Chromium.
+timeline-png:
+	scripts/render-timeline.sh
 
 bench: deps
 	$(MAKE)

@@ -62,6 +62,16 @@ SELECT mojob.create_job('Late talk show', date_trunc('hour', now()) + interval '
 SELECT mojob.add_pool_node((SELECT id FROM mojob.job WHERE name = 'Late talk show'),
                            (SELECT id FROM mojob.pool WHERE name = 'Cameras'), 'main camera');
 
+-- Tentative, starting within the hour: it shows NOT_CONFIRMED until someone confirms it.
+SELECT mojob.create_job('Newsflash', now() + interval '40 minutes', now() + interval '55 minutes',
+    state => 'tentative', resources => ARRAY[(SELECT id FROM r WHERE name = 'Studio 2')]);
+
+-- Draft on an encoder that is then taken out for maintenance: RESOURCE_UNAVAILABLE.
+SELECT mojob.create_job('Archive transfer', date_trunc('hour', now()) + interval '8 hours',
+    date_trunc('hour', now()) + interval '10 hours',
+    resources => ARRAY[(SELECT id FROM r WHERE name = 'Encoder 1')]);
+UPDATE mojob.resource SET enabled = false WHERE name = 'Encoder 1';
+
 -- Canceled: a rehearsal that is no longer needed.
 SELECT mojob.cancel(id, 'rehearsal moved to Studio 1 next week')
     FROM mojob.create_job('Rehearsal', date_trunc('hour', now()) + interval '6 hours',

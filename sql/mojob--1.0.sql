@@ -890,7 +890,7 @@ DECLARE
     label_w CONSTANT integer := 160;
     chart_w CONSTANT integer := 800;
     row_h CONSTANT integer := 28;
-    top CONSTANT integer := 40;
+    top CONSTANT integer := 52;
     n integer := 0;
     out text;
     t timestamptz;
@@ -906,8 +906,10 @@ BEGIN
 
     out := format('<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" '
                   'viewBox="0 0 %s %s" font-family="sans-serif" font-size="12">',
-                  label_w + chart_w + 20, top + n * row_h + 60, label_w + chart_w + 20, top + n * row_h + 60)
-        || E'\n<rect width="100%" height="100%" fill="#ffffff"/>';
+                  label_w + chart_w + 40, top + n * row_h + 60, label_w + chart_w + 40, top + n * row_h + 60)
+        || E'\n<rect width="100%" height="100%" fill="#ffffff"/>'
+        || format(E'\n<text x="8" y="16" font-weight="bold">mojob timeline, %s to %s</text>',
+                  to_char(sc.t0, 'YYYY-MM-DD HH24:MI'), to_char(sc.t1, 'YYYY-MM-DD HH24:MI TZ'));
 
     -- Axis: a line and a label at each tick.
     t := date_bin(sc.tick, sc.t0, date_trunc('day', sc.t0));
@@ -944,6 +946,15 @@ BEGIN
         END LOOP;
         y := y + row_h;
     END LOOP;
+
+    -- Now, when it falls inside the window.
+    IF now() >= sc.t0 AND now() < sc.t1 THEN
+        x := label_w + extract(epoch FROM now() - sc.t0) / span * chart_w;
+        out := out || format(E'\n<line class="now" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#D60000" '
+                             'stroke-dasharray="4 3"/><text x="%s" y="%s" fill="#D60000">now</text>',
+                             round(x::numeric, 1), top - 4, round(x::numeric, 1), top + n * row_h,
+                             round(x::numeric, 1) + 3, top + n * row_h + 12);
+    END IF;
 
     -- Legend: every state's colour, and the error colour.
     x := label_w;
