@@ -560,12 +560,23 @@ read_nodes(int64 job_id, int *nnodes)
 	return nodes;
 }
 
+/*
+ * The window a node holds its resource for: its own held_from/held_until
+ * where set (a running job's swap), within its job's [pre, post).
+ */
+void
+mojob_node_window(bool has_from, TimestampTz held_from, bool has_until, TimestampTz held_until,
+				  TimestampTz pre, TimestampTz post, TimestampTz *lo, TimestampTz *hi)
+{
+	*lo = has_from ? Max(held_from, pre) : pre;
+	*hi = has_until ? Min(held_until, post) : post;
+}
+
 static void
 node_window(const JobNode *n, TimestampTz pre, TimestampTz post,
 			TimestampTz *lo, TimestampTz *hi)
 {
-	*lo = n->has_from ? Max(n->held_from, pre) : pre;
-	*hi = n->has_until ? Min(n->held_until, post) : post;
+	mojob_node_window(n->has_from, n->held_from, n->has_until, n->held_until, pre, post, lo, hi);
 }
 
 /*

@@ -24,6 +24,9 @@ extern void mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz
 extern void mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
 							  TimestampTz lo, TimestampTz hi, Numeric amount);
 extern void mojob_drop_booking(int64 node_id);
+extern void mojob_node_window(bool has_from, TimestampTz held_from, bool has_until,
+							  TimestampTz held_until, TimestampTz pre, TimestampTz post,
+							  TimestampTz *lo, TimestampTz *hi);
 extern void mojob_job_bookings_changed(int64 job_id, const char *code,
 									   bool was_holding, TimestampTz old_pre, TimestampTz old_post,
 									   bool holding, TimestampTz pre, TimestampTz post);

@@ -168,8 +168,7 @@ job_books(MojobState state)
 static void
 node_window(const NodeRow *n, const JobHead *j, TimestampTz *lo, TimestampTz *hi)
 {
-	*lo = n->has_from ? Max(n->held_from, j->pre) : j->pre;
-	*hi = n->has_until ? Min(n->held_until, j->post) : j->post;
+	mojob_node_window(n->has_from, n->held_from, n->has_until, n->held_until, j->pre, j->post, lo, hi);
 }
 
 /*
