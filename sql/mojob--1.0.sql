@@ -149,6 +149,45 @@ COMMENT ON COLUMN mojob.pool_member.resource_id IS 'A resource in it';
 -- Jobs
 -- ---------------------------------------------------------------------
 
+-- ---------------------------------------------------------------------
+-- Recurrences
+-- ---------------------------------------------------------------------
+
+CREATE SEQUENCE mojob.recurrence_id_seq;
+COMMENT ON SEQUENCE mojob.recurrence_id_seq IS 'Ids of mojob.recurrence';
+
+CREATE TABLE mojob.recurrence (
+    id bigint PRIMARY KEY DEFAULT nextval('mojob.recurrence_id_seq'),
+    template_job bigint NOT NULL,
+    rule text NOT NULL,
+    time_zone text NOT NULL,
+    horizon interval NOT NULL DEFAULT '1 year' CHECK (horizon > '0'),
+    state text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'canceled')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by text NOT NULL,
+    canceled_at timestamptz,
+    cancel_reason text,
+    dtstart timestamptz NOT NULL,
+    extended_until timestamptz NOT NULL,
+    CONSTRAINT recurrence_canceled_at CHECK ((state = 'canceled') = (canceled_at IS NOT NULL))
+);
+ALTER SEQUENCE mojob.recurrence_id_seq OWNED BY mojob.recurrence.id;
+COMMENT ON TABLE mojob.recurrence IS
+    'Recurring jobs: a job repeated by an RFC 5545 rule in a time zone; made and canceled with mojob.make_recurring() and mojob.cancel_recurrence()';
+COMMENT ON COLUMN mojob.recurrence.id IS 'The recurrence';
+COMMENT ON COLUMN mojob.recurrence.template_job IS
+    'The job made recurring: its first instance, whose fields later instances copy (the latest instance once it is deleted)';
+COMMENT ON COLUMN mojob.recurrence.rule IS 'The RFC 5545 RRULE, such as FREQ=WEEKLY;BYDAY=SA';
+COMMENT ON COLUMN mojob.recurrence.time_zone IS 'The time zone whose wall-clock time the rule follows';
+COMMENT ON COLUMN mojob.recurrence.horizon IS 'Instances are created up to now() + horizon';
+COMMENT ON COLUMN mojob.recurrence.state IS 'active or canceled';
+COMMENT ON COLUMN mojob.recurrence.created_at IS 'When it was made';
+COMMENT ON COLUMN mojob.recurrence.created_by IS 'Who made it (the acting user)';
+COMMENT ON COLUMN mojob.recurrence.canceled_at IS 'When it was canceled';
+COMMENT ON COLUMN mojob.recurrence.cancel_reason IS 'Why, as given to mojob.cancel_recurrence()';
+COMMENT ON COLUMN mojob.recurrence.dtstart IS 'The first instance''s start: where the rule is expanded from (set by mojob)';
+COMMENT ON COLUMN mojob.recurrence.extended_until IS 'Instances exist for the occurrences before this instant (set by mojob)';
+
 CREATE SEQUENCE mojob.job_id_seq;
 COMMENT ON SEQUENCE mojob.job_id_seq IS 'Ids of mojob.job';
 CREATE SEQUENCE mojob.job_code_seq;
@@ -176,6 +215,7 @@ CREATE TABLE mojob.job (
     updated_at timestamptz NOT NULL DEFAULT now(),
     locked_by text,
     locked_until timestamptz,
+    recurrence_id bigint REFERENCES mojob.recurrence,
     CONSTRAINT job_window_order CHECK
         (pre_roll_start <= start_at AND start_at < end_at AND end_at <= post_roll_end),
     CONSTRAINT job_window_finite CHECK
@@ -212,11 +252,20 @@ COMMENT ON COLUMN mojob.job.created_by IS
 COMMENT ON COLUMN mojob.job.updated_at IS 'When the row last changed (set by mojob)';
 COMMENT ON COLUMN mojob.job.locked_by IS 'Who holds the edit lock, if anyone';
 COMMENT ON COLUMN mojob.job.locked_until IS 'When the edit lock lapses';
+COMMENT ON COLUMN mojob.job.recurrence_id IS 'The recurrence this job is an instance of, if any';
 
 -- Due times, found by the scheduler and mojob.advance() without a scan.
 CREATE INDEX job_start_due ON mojob.job (start_at) WHERE state = 'confirmed';
 CREATE INDEX job_end_due ON mojob.job (end_at) WHERE state = 'running';
 CREATE INDEX job_window ON mojob.job (start_at, end_at);
+CREATE INDEX job_recurrence ON mojob.job (recurrence_id, start_at) WHERE recurrence_id IS NOT NULL;
+
+CREATE TABLE mojob.recurrence_conflict (
+    job_id bigint PRIMARY KEY REFERENCES mojob.job ON DELETE CASCADE
+);
+COMMENT ON TABLE mojob.recurrence_conflict IS
+    'Instances of a recurrence created as drafts because their resources were taken (the error RECURRENCE_CONFLICT while they stay draft)';
+COMMENT ON COLUMN mojob.recurrence_conflict.job_id IS 'The instance';
 
 CREATE FUNCTION mojob.job_guard() RETURNS trigger
 LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_job_guard';
@@ -637,6 +686,13 @@ CREATE VIEW mojob.job_errors AS
     WHERE j.state IN ('draft', 'tentative')
       AND j.start_at > now() AND j.start_at <= now() + s.validation_horizon
     UNION ALL
+    SELECT c.job_id, 'RECURRENCE_CONFLICT',
+           format('an instance of recurrence %s whose resources were taken: it was created as a draft',
+                  j.recurrence_id)
+    FROM mojob.recurrence_conflict c
+    JOIN mojob.job j ON j.id = c.job_id
+    WHERE j.state = 'draft'
+    UNION ALL
     SELECT j.id, 'START_MISSED',
            format('its start at %s has passed, but it is still %s', j.start_at, j.state)
     FROM mojob.job j
@@ -646,14 +702,14 @@ COMMENT ON VIEW mojob.job_errors IS
     'The Error overlay: why each job needs attention now; reasons go away by themselves when their cause does';
 COMMENT ON COLUMN mojob.job_errors.job_id IS 'The job';
 COMMENT ON COLUMN mojob.job_errors.code IS
-    'RESOURCE_UNAVAILABLE, NODE_UNRESOLVED, NOT_CONFIRMED or START_MISSED';
+    'RESOURCE_UNAVAILABLE, NODE_UNRESOLVED, NOT_CONFIRMED, RECURRENCE_CONFLICT or START_MISSED';
 COMMENT ON COLUMN mojob.job_errors.message IS 'What is wrong, for a person';
 
 CREATE VIEW mojob.job_search AS
     SELECT j.id, j.code, j.name, j.description, j.priority, j.state,
            j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
            j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
-           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until,
+           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
            e.errors <> '{}' AS has_error,
            e.errors,
            ARRAY(SELECT coalesce(r.name, '(' || p.name || ')')
@@ -678,7 +734,7 @@ CREATE VIEW mojob.ops_board AS
     SELECT j.board, j.id, j.code, j.name, j.description, j.priority, j.state,
            j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
            j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
-           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until,
+           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
            a.can_edit, a.can_delete, a.can_reserve, a.can_confirm, a.can_unconfirm,
            a.can_start, a.can_stop, a.can_cancel
     FROM (
@@ -979,6 +1035,74 @@ RETURN pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.repla
 COMMENT ON FUNCTION mojob.xml_text(text) IS 'Text escaped for XML';
 
 -- ---------------------------------------------------------------------
+-- Recurrence functions
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION mojob.make_recurring(job bigint, rule text,
+                                     time_zone text DEFAULT current_setting('TimeZone'),
+                                     horizon interval DEFAULT '1 year')
+RETURNS mojob.recurrence
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_make_recurring';
+COMMENT ON FUNCTION mojob.make_recurring(bigint, text, text, interval) IS
+    'Make a draft or tentative job recurring by an RFC 5545 rule in a time zone; creates the instances up to now() + horizon';
+
+CREATE FUNCTION mojob.extend_recurrences(at timestamptz DEFAULT now()) RETURNS integer
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_extend_recurrences';
+COMMENT ON FUNCTION mojob.extend_recurrences(timestamptz) IS
+    'Create the instances that have come within each active recurrence''s horizon as of "at"; returns how many (the scheduler calls it daily)';
+
+CREATE FUNCTION mojob.cancel_recurrence(recurrence bigint, reason text DEFAULT NULL)
+RETURNS mojob.recurrence
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_cancel_recurrence';
+COMMENT ON FUNCTION mojob.cancel_recurrence(bigint, text) IS
+    'Cancel a recurrence: instances not started are canceled (tentative, confirmed) or deleted (drafts); started ones stay';
+
+CREATE FUNCTION mojob.recurrence_preview(rule text, time_zone text, dtstart timestamptz,
+                                         until timestamptz)
+RETURNS SETOF timestamptz
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'mojob_recurrence_preview';
+COMMENT ON FUNCTION mojob.recurrence_preview(text, text, timestamptz, timestamptz) IS
+    'The starts a rule gives after dtstart and before until, in a time zone: what make_recurring would create';
+
+CREATE VIEW mojob.recurrences AS
+    SELECT r.id, r.template_job, r.rule, r.time_zone, r.horizon, r.state,
+           r.created_at, r.created_by, r.canceled_at, r.cancel_reason,
+           (SELECT min(j.start_at) FROM mojob.job j
+            WHERE j.recurrence_id = r.id AND j.start_at > now() AND j.state <> 'canceled') AS next_occurrence,
+           c.instances, c.draft, c.tentative, c.confirmed, c.running, c.completed, c.canceled
+    FROM mojob.recurrence r
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS instances,
+               count(*) FILTER (WHERE j.state = 'draft') AS draft,
+               count(*) FILTER (WHERE j.state = 'tentative') AS tentative,
+               count(*) FILTER (WHERE j.state = 'confirmed') AS confirmed,
+               count(*) FILTER (WHERE j.state = 'running') AS running,
+               count(*) FILTER (WHERE j.state = 'completed') AS completed,
+               count(*) FILTER (WHERE j.state = 'canceled') AS canceled
+        FROM mojob.job j WHERE j.recurrence_id = r.id) c;
+COMMENT ON VIEW mojob.recurrences IS
+    'Each recurrence with its rule, its next occurrence and how many of its instances are in each state';
+COMMENT ON COLUMN mojob.recurrences.id IS 'The recurrence';
+COMMENT ON COLUMN mojob.recurrences.template_job IS 'The job made recurring';
+COMMENT ON COLUMN mojob.recurrences.rule IS 'The RFC 5545 RRULE';
+COMMENT ON COLUMN mojob.recurrences.time_zone IS 'The time zone the rule follows';
+COMMENT ON COLUMN mojob.recurrences.horizon IS 'Instances are created up to now() + horizon';
+COMMENT ON COLUMN mojob.recurrences.state IS 'active or canceled';
+COMMENT ON COLUMN mojob.recurrences.created_at IS 'When it was made';
+COMMENT ON COLUMN mojob.recurrences.created_by IS 'Who made it';
+COMMENT ON COLUMN mojob.recurrences.canceled_at IS 'When it was canceled';
+COMMENT ON COLUMN mojob.recurrences.cancel_reason IS 'Why';
+COMMENT ON COLUMN mojob.recurrences.next_occurrence IS 'The start of its next instance not yet started (canceled ones aside)';
+COMMENT ON COLUMN mojob.recurrences.instances IS 'How many instances it has';
+COMMENT ON COLUMN mojob.recurrences.draft IS 'Instances in draft';
+COMMENT ON COLUMN mojob.recurrences.tentative IS 'Instances tentative';
+COMMENT ON COLUMN mojob.recurrences.confirmed IS 'Instances confirmed';
+COMMENT ON COLUMN mojob.recurrences.running IS 'Instances running';
+COMMENT ON COLUMN mojob.recurrences.completed IS 'Instances completed';
+COMMENT ON COLUMN mojob.recurrences.canceled IS 'Instances canceled';
+
+-- ---------------------------------------------------------------------
 -- Dump: user data is saved by pg_dump
 -- ---------------------------------------------------------------------
 
@@ -995,3 +1119,6 @@ SELECT pg_catalog.pg_extension_config_dump('mojob.job_resource', '');
 SELECT pg_catalog.pg_extension_config_dump('mojob.job_resource_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mojob.job_event', '');
 SELECT pg_catalog.pg_extension_config_dump('mojob.job_event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.recurrence', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.recurrence_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mojob.recurrence_conflict', '');

@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -31,6 +32,46 @@
 PG_FUNCTION_INFO_V1(mojob_job_guard);
 
 MojobRequest mojob_request = {false, 0, NULL, NULL};
+
+/*
+ * The jobs this transaction created: nobody else sees them yet.  A short
+ * list, kept until the transaction ends; a recurrence fills it with its
+ * instances, so it is searched from the newest.
+ */
+static int64 *new_jobs = NULL;
+static int	n_new_jobs = 0;
+static int	max_new_jobs = 0;
+
+void
+mojob_job_is_new_note(int64 job_id)
+{
+	if (n_new_jobs == max_new_jobs)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		max_new_jobs = max_new_jobs ? max_new_jobs * 2 : 64;
+		new_jobs = new_jobs ? repalloc(new_jobs, sizeof(int64) * max_new_jobs)
+			: palloc(sizeof(int64) * max_new_jobs);
+		MemoryContextSwitchTo(old);
+	}
+	new_jobs[n_new_jobs++] = job_id;
+}
+
+bool
+mojob_job_is_new(int64 job_id)
+{
+	for (int i = n_new_jobs - 1; i >= 0 && i >= n_new_jobs - 4096; i--)
+		if (new_jobs[i] == job_id)
+			return true;
+	return false;
+}
+
+void
+mojob_job_is_new_reset(void)
+{
+	new_jobs = NULL;
+	n_new_jobs = max_new_jobs = 0;
+}
 MojobClock	mojob_clock = {false, 0, 0};
 
 /* Values of mojob.settings that a new job needs. */
@@ -243,6 +284,9 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 		row_set(&row, a->locked_until, (Datum) 0, true);
 	}
 
+	get_col(&row, a->id, &isnull);
+	if (!isnull)
+		mojob_job_is_new_note(DatumGetInt64(get_col(&row, a->id, &isnull)));
 	return row_form(&row);
 }
 
@@ -389,6 +433,29 @@ refuse_transition(const Row *o, const MojobJobAttrs *a,
 }
 
 /*
+ * Refuse a change (MJ004) if holder, not the acting user, holds the job's
+ * edit lock until a time still ahead.  Time transitions are never refused.
+ */
+void
+mojob_refuse_locked(const char *code, const char *holder, TimestampTz until)
+{
+	const char *actor;
+
+	if (holder == NULL || mojob_clock.active || until <= GetCurrentTransactionStartTimestamp())
+		return;
+	actor = mojob_actor();
+	if (strcmp(holder, actor) == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_MOJOB_LOCKED),
+			 errmsg("job %s is locked by %s", code, holder),
+			 errdetail("%s holds its edit lock until %s; %s may not change it meanwhile.",
+					   holder, mojob_timestamp_text(until), actor),
+			 errhint("Wait for %s to unlock it, or take the lock over with mojob.lock_job(job, force => true).",
+					 holder)));
+}
+
+/*
  * Edit locks (DESIGN.md section 6): while another user holds the job's
  * lock, any change by this user is refused (MJ004) -- except taking the
  * lock over (a change of locked_by/locked_until alone, to this user), which
@@ -428,13 +495,7 @@ check_edit_lock(const Row *o, const Row *nw, const MojobJobAttrs *a,
 		if (only_lock && new_holder != NULL && strcmp(new_holder, actor) == 0)
 			return;
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_MOJOB_LOCKED),
-			 errmsg("job %s is locked by %s", get_text(o, a->code), holder),
-			 errdetail("%s holds its edit lock until %s; %s may not change it meanwhile.",
-					   holder, mojob_timestamp_text(get_time(o, a->locked_until)), actor),
-			 errhint("Wait for %s to unlock it, or take the lock over with mojob.lock_job(job, force => true).",
-					 holder)));
+	mojob_refuse_locked(get_text(o, a->code), holder, get_time(o, a->locked_until));
 }
 
 static HeapTuple

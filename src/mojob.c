@@ -70,6 +70,7 @@ xact_reset(bool committed)
 	mojob_request.active = false;
 	mojob_clock.active = false;
 	mojob_touch.active = false;
+	mojob_job_is_new_reset();
 }
 
 static void
@@ -335,7 +336,13 @@ mojob_plan(MojobPlan *slot, const char *sql, int nargs, const Oid *argtypes)
 	}
 	if (slot->plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, (Oid *) argtypes);
+		/*
+		 * Generic plans: mojob's queries are index lookups whose best plan
+		 * does not depend on the values; planning them anew at every call
+		 * (a custom plan) cost more than running them.
+		 */
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+										   CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",

@@ -198,6 +198,13 @@ typedef struct MojobTouch
 } MojobTouch;
 
 extern MojobTouch mojob_touch;
+
+extern void mojob_refuse_locked(const char *code, const char *holder, TimestampTz until);
+
+/* Jobs created by the current transaction (guard.c). */
+extern void mojob_job_is_new_note(int64 job_id);
+extern bool mojob_job_is_new(int64 job_id);
+extern void mojob_job_is_new_reset(void);
 extern MojobRequest mojob_request;
 extern MojobClock mojob_clock;
 

@@ -53,6 +53,17 @@ typedef struct JobHead
 	char	   *code;
 } JobHead;
 
+static bool
+array_is_empty(Datum a)
+{
+	ArrayType  *arr;
+
+	if (a == (Datum) 0)
+		return true;
+	arr = DatumGetArrayTypeP(a);
+	return ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) == 0;
+}
+
 /* A node row, read from a job_resource tuple. */
 typedef struct NodeRow
 {
@@ -84,9 +95,13 @@ static JobHead
 touch_job(int64 job_id)
 {
 	static MojobPlan plan;
+	static MojobPlan own_plan;
 	static const char *sql =
 		"UPDATE mojob.job SET version = version WHERE id = $1 "
 		"RETURNING state, pre_roll_start, post_roll_end, code";
+	static const char *own_sql =
+		"SELECT state, pre_roll_start, post_roll_end, code, locked_by, locked_until "
+		"FROM mojob.job WHERE id = $1";
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(job_id)};
 	MemoryContext caller = CurrentMemoryContext;
@@ -94,19 +109,44 @@ touch_job(int64 job_id)
 	int			ret;
 
 	mojob_spi_connect_owner();
-	mojob_touch.active = true;
-	mojob_touch.job_id = job_id;
-	PG_TRY();
+	if (mojob_job_is_new(job_id))
 	{
-		ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
+		/*
+		 * Created by this transaction: no other transaction can see it, so
+		 * nothing can race this change.  Reading it, and checking its lock
+		 * (the acting user may have changed meanwhile), is enough: a
+		 * recurrence makes hundreds of instances at once.
+		 */
+		ret = SPI_execute_plan(mojob_plan(&own_plan, own_sql, 1, argtypes), args, NULL, false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "reading mojob.job failed: %s", SPI_result_code_string(ret));
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+			Datum		holder = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
+
+			if (!isnull)
+				mojob_refuse_locked(TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)),
+									TextDatumGetCString(holder),
+									DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull)));
+		}
 	}
-	PG_FINALLY();
+	else
 	{
-		mojob_touch.active = false;
+		mojob_touch.active = true;
+		mojob_touch.job_id = job_id;
+		PG_TRY();
+		{
+			ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
+		}
+		PG_FINALLY();
+		{
+			mojob_touch.active = false;
+		}
+		PG_END_TRY();
+		if (ret != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "updating mojob.job failed: %s", SPI_result_code_string(ret));
 	}
-	PG_END_TRY();
-	if (ret != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "updating mojob.job failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 1)
 	{
 		HeapTuple	row = SPI_tuptable->vals[0];
@@ -312,7 +352,9 @@ node_insert(TriggerData *td, bool privileged)
 			refuse_node_change(&j, "A running job's resources change from now on only.",
 							   "Use mojob.swap_resource(job, old, new) to replace one from now.");
 	}
-	if (n.has_resource)
+	/* A plain node of a holding job is checked when its resource is locked. */
+	if (n.has_resource &&
+		(n.has_pool || !array_is_empty(n.caps) || !job_books(j.state) || j.state == MJ_COMPLETED))
 		check_assignment(&n, j.code);
 	if (n.has_resource && job_books(j.state))
 		book_node(&n, &j, j.state != MJ_COMPLETED);

@@ -44,12 +44,14 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "mojob.h"
 #include "scheduler.h"
+#include "recurrence.h"
 
 PGDLLEXPORT void mojob_launcher_main(Datum arg);
 PGDLLEXPORT void mojob_scheduler_main(Datum arg);
@@ -499,13 +501,17 @@ advance_one(int64 id, TimestampTz at, MemoryContext cxt)
 {
 	Datum		d = Int64GetDatum(id);
 	ArrayType  *one = construct_array(&d, 1, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	int64		moved = 0;
+	volatile int64 moved = 0;
+	ResourceOwner owner = CurrentResourceOwner;
 
 	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
 		moved = mojob_advance_due(at, 1, skipped_array(at), one);
 		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
@@ -515,6 +521,8 @@ advance_one(int64 id, TimestampTz at, MemoryContext cxt)
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
 		ereport(LOG,
 				(errmsg("mojob scheduler: job " INT64_FORMAT " cannot advance; retrying in a minute: %s",
 						id, edata->message)));
@@ -542,6 +550,7 @@ advance_batch(bool *extension_missing)
 	MemoryContext cxt = CurrentMemoryContext;
 	TimestampTz at = GetCurrentTimestamp();
 	volatile int64 moved = 0;
+	ResourceOwner owner;
 
 	*extension_missing = false;
 	SetCurrentStatementStartTimestamp();
@@ -556,12 +565,17 @@ advance_batch(bool *extension_missing)
 		CommitTransactionCommand();
 		return -1;
 	}
+	owner = CurrentResourceOwner;
+	cxt = CurrentMemoryContext;
 
 	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
 		moved = mojob_advance_due(at, mojob_batch_size, skipped_array(at), NULL);
 		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
@@ -573,6 +587,8 @@ advance_batch(bool *extension_missing)
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
 		ereport(LOG,
 				(errmsg("mojob scheduler: a batch failed, moving jobs one by one: %s", edata->message)));
 		FreeErrorData(edata);
@@ -621,6 +637,37 @@ next_look(void)
 }
 
 /*
+ * Once a day: create the recurrences' instances that came within their
+ * horizon, in a transaction of its own.  Returns when to do it next.
+ */
+static TimestampTz last_extension = 0;
+
+static TimestampTz
+extend_daily(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (last_extension != 0 && !TimestampDifferenceExceeds(last_extension, now, 86400 * 1000))
+		return TimestampTzPlusMilliseconds(last_extension, 86400 * 1000);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "mojob: extending recurrences");
+	if (OidIsValid(get_extension_oid("mojob", true)))
+	{
+		int64		made = mojob_extend_all(now);
+
+		if (made > 0)
+			ereport(LOG, (errmsg("mojob scheduler: created " INT64_FORMAT " recurring job instances", made)));
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	last_extension = now;
+	return TimestampTzPlusMilliseconds(now, 86400 * 1000);
+}
+
+/*
  * Make what is due, then return the next due time.  An error is logged and
  * retried in ten seconds rather than ending the worker.
  */
@@ -639,7 +686,10 @@ scheduler_pass(bool *missing, MemoryContext cxt)
 			CHECK_FOR_INTERRUPTS();
 		} while (moved >= mojob_batch_size);
 		if (!*missing)
+		{
 			next = next_look();
+			next = Min(next, extend_daily());
+		}
 	}
 	PG_CATCH();
 	{
