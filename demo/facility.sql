@@ -72,6 +72,17 @@ SELECT mojob.create_job('Archive transfer', date_trunc('hour', now()) + interval
     resources => ARRAY[(SELECT id FROM r WHERE name = 'Encoder 1')]);
 UPDATE mojob.resource SET enabled = false WHERE name = 'Encoder 1';
 
+-- Recurring: a Saturday-evening sports magazine at 19:00 Brussels time, for the next three months.
+SELECT mojob.make_recurring(id, 'FREQ=WEEKLY;BYDAY=SA', 'Europe/Brussels', '3 months')
+FROM mojob.create_job('Saturday sports magazine',
+    (date_trunc('week', now() AT TIME ZONE 'Europe/Brussels') + interval '5 days 19 hours') AT TIME ZONE 'Europe/Brussels'
+        + CASE WHEN now() > (date_trunc('week', now() AT TIME ZONE 'Europe/Brussels') + interval '5 days 19 hours') AT TIME ZONE 'Europe/Brussels'
+               THEN interval '7 days' ELSE interval '0' END,
+    (date_trunc('week', now() AT TIME ZONE 'Europe/Brussels') + interval '5 days 20 hours') AT TIME ZONE 'Europe/Brussels'
+        + CASE WHEN now() > (date_trunc('week', now() AT TIME ZONE 'Europe/Brussels') + interval '5 days 19 hours') AT TIME ZONE 'Europe/Brussels'
+               THEN interval '7 days' ELSE interval '0' END,
+    state => 'tentative', resources => ARRAY[(SELECT id FROM r WHERE name = 'Studio 2')]);
+
 -- Canceled: a rehearsal that is no longer needed.
 SELECT mojob.cancel(id, 'rehearsal moved to Studio 1 next week')
     FROM mojob.create_job('Rehearsal', date_trunc('hour', now()) + interval '6 hours',

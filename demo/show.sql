@@ -24,6 +24,11 @@ SELECT * FROM mojob.timeline(tstzrange(date_trunc('hour', now()) - interval '6 h
                                        date_trunc('hour', now()) + interval '34 hours'), 80);
 \pset tuples_only off
 \pset border 2
+\echo '== Recurring jobs (mojob.recurrences)'
+SELECT id, rule, time_zone, next_occurrence, instances, tentative, draft FROM mojob.recurrences;
+SELECT code, to_char(start_at AT TIME ZONE 'Europe/Brussels', 'Dy YYYY-MM-DD HH24:MI') AS "Brussels time",
+       to_char(start_at AT TIME ZONE 'UTC', 'HH24:MI') AS utc, state
+FROM mojob.job WHERE recurrence_id IS NOT NULL ORDER BY start_at LIMIT 6;
 \echo '== The state graph (mojob.state_transitions, read from the C table the trigger checks)'
 SELECT * FROM mojob.state_transitions;
 \echo '== History (mojob.job_event)'
