@@ -169,6 +169,8 @@ CREATE TABLE mojob.recurrence (
     cancel_reason text,
     dtstart timestamptz NOT NULL,
     extended_until timestamptz NOT NULL,
+    instance_state mojob.job_state NOT NULL DEFAULT 'draft'
+        CHECK (instance_state IN ('draft', 'tentative')),
     CONSTRAINT recurrence_canceled_at CHECK ((state = 'canceled') = (canceled_at IS NOT NULL))
 );
 ALTER SEQUENCE mojob.recurrence_id_seq OWNED BY mojob.recurrence.id;
@@ -187,6 +189,8 @@ COMMENT ON COLUMN mojob.recurrence.canceled_at IS 'When it was canceled';
 COMMENT ON COLUMN mojob.recurrence.cancel_reason IS 'Why, as given to mojob.cancel_recurrence()';
 COMMENT ON COLUMN mojob.recurrence.dtstart IS 'The first instance''s start: where the rule is expanded from (set by mojob)';
 COMMENT ON COLUMN mojob.recurrence.extended_until IS 'Instances exist for the occurrences before this instant (set by mojob)';
+COMMENT ON COLUMN mojob.recurrence.instance_state IS
+    'The state new instances are created in: the template''s when it was made recurring (set by mojob)';
 
 CREATE SEQUENCE mojob.job_id_seq;
 COMMENT ON SEQUENCE mojob.job_id_seq IS 'Ids of mojob.job';

@@ -395,6 +395,20 @@ spi_connect(bool as_owner)
 							   level->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 }
 
+/*
+ * Is one of mojob's functions running (a level of SPI in the caller's name
+ * on the stack)?  Then the rules hold for every caller: only plain SQL by
+ * the tables' owner (a restore) may bypass them.
+ */
+bool
+mojob_in_function(void)
+{
+	for (int i = 0; i < spi_depth; i++)
+		if (!spi_levels[i].as_owner)
+			return true;
+	return false;
+}
+
 /* SPI for the statements a caller asked for: they run with its privileges. */
 void
 mojob_spi_connect(void)

@@ -153,6 +153,7 @@ typedef struct MojobPlan
 
 extern void mojob_spi_connect(void);
 extern void mojob_spi_connect_owner(void);
+extern bool mojob_in_function(void);
 extern void mojob_spi_finish(void);
 extern SPIPlanPtr mojob_plan(MojobPlan *slot, const char *sql, int nargs,
 							 const Oid *argtypes);

@@ -36,12 +36,6 @@ PG_FUNCTION_INFO_V1(mojob_swap_resource);
 
 MojobTouch	mojob_touch = {false, 0};
 
-/*
- * True while one of the functions below writes a node: the rules then hold
- * for every caller.  Only a plain INSERT by the tables' owner or a superuser
- * (a restore) may add nodes to jobs in any state, as it may add jobs.
- */
-static bool node_api_call = false;
 
 /* The job a node belongs to, as the touch returned it. */
 typedef struct JobHead
@@ -352,12 +346,27 @@ node_insert(TriggerData *td, bool privileged)
 			refuse_node_change(&j, "A running job's resources change from now on only.",
 							   "Use mojob.swap_resource(job, old, new) to replace one from now.");
 	}
-	/* A plain node of a holding job is checked when its resource is locked. */
-	if (n.has_resource &&
+	/*
+	 * A restore (a plain INSERT by the tables' owner) keeps what it supplies,
+	 * as for jobs: its rows arrive in an order of their own (pool members may
+	 * come after the nodes) and describe a past that later changes to the
+	 * resources did not have to respect.  So it is not checked against pools
+	 * and capabilities, nor where its window has ended; where it has not,
+	 * the check still holds (a consistent dump always passes it).  Everyone
+	 * else's node is checked; a plain node of a holding job when its
+	 * resource is locked.
+	 */
+	if (!privileged && n.has_resource &&
 		(n.has_pool || !array_is_empty(n.caps) || !job_books(j.state) || j.state == MJ_COMPLETED))
 		check_assignment(&n, j.code);
 	if (n.has_resource && job_books(j.state))
-		book_node(&n, &j, j.state != MJ_COMPLETED);
+	{
+		TimestampTz lo,
+					hi;
+
+		node_window(&n, &j, &lo, &hi);
+		book_node(&n, &j, j.state != MJ_COMPLETED && (!privileged || hi > now));
+	}
 	return td->tg_trigtuple;
 }
 
@@ -463,7 +472,12 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 				 errmsg("mojob_node_guard must be fired BEFORE ... FOR EACH ROW")));
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
-		privileged = !node_api_call &&
+		/*
+		 * Only a plain INSERT by the tables' owner or a superuser (a restore)
+		 * may add nodes as they are, as it may add jobs; inside mojob's own
+		 * functions the rules hold for everyone.
+		 */
+		privileged = !mojob_in_function() &&
 			mojob_is_privileged(RelationGetRelid(td->tg_relation));
 		return PointerGetDatum(node_insert(td, privileged));
 	}
@@ -505,16 +519,7 @@ node_statement(MojobPlan *plan, const char *sql, int nargs, Oid *argtypes,
 	int			ret;
 	Datum		result = (Datum) 0;
 
-	node_api_call = true;
-	PG_TRY();
-	{
-		ret = SPI_execute_plan(mojob_plan(plan, sql, nargs, argtypes), args, nulls, false, 0);
-	}
-	PG_FINALLY();
-	{
-		node_api_call = false;
-	}
-	PG_END_TRY();
+	ret = SPI_execute_plan(mojob_plan(plan, sql, nargs, argtypes), args, nulls, false, 0);
 	if (ret != expect)
 		elog(ERROR, "writing mojob.job_resource failed: %s", SPI_result_code_string(ret));
 	*found = SPI_processed > 0;

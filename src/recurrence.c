@@ -25,6 +25,8 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "access/tupdesc.h"
+#include "utils/tuplestore.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -51,6 +53,7 @@ typedef struct Recurrence
 	char	   *rule;
 	char	   *time_zone;
 	TimestampTz dtstart;		/* the first instance's start */
+	MojobState	instance_state; /* draft or tentative: the template's at the start */
 } Recurrence;
 
 /* The job whose fields each instance copies. */
@@ -157,12 +160,13 @@ timestamp_from_ical(struct icaltimetype it, fsec_t fsec)
 
 /*
  * The starts of the occurrences of rule after dtstart (which is the first
- * instance) that fall in (after, before): wall-clock times in tz made
- * instants.  More than MAX_INSTANCES before "before" is refused (22023).
+ * instance) that fall in [after, before): wall-clock times in tz made
+ * instants.  More than MAX_INSTANCES in [count_from, before) is refused
+ * (22023).
  */
 static TimestampTz *
 expand(const char *rule, const char *tz, TimestampTz dtstart,
-	   TimestampTz after, TimestampTz before, int *n)
+	   TimestampTz after, TimestampTz before, TimestampTz count_from, int *n)
 {
 	struct icalrecurrencetype r = parse_rule(rule);
 	Timestamp	local_start = to_local(dtstart, tz);
@@ -172,7 +176,18 @@ expand(const char *rule, const char *tz, TimestampTz dtstart,
 	TimestampTz *starts = palloc(sizeof(TimestampTz) * 64);
 	int			max = 64;
 	int			count = 0;
-	int			seen = 0;
+	int			counted = 0;
+
+	/*
+	 * libical compares UNTIL with the (floating, local) occurrences: an UNTIL
+	 * given in UTC, as RFC 5545 asks, is made local time in tz first.
+	 */
+	if (!icaltime_is_null_time(r.until) && !r.until.is_date && icaltime_is_utc(r.until))
+	{
+		Timestamp	until_utc = timestamp_from_ical(r.until, 0);
+
+		r.until = ical_from_timestamp(to_local((TimestampTz) until_utc, tz));
+	}
 
 	icalerror_clear_errno();
 	it = icalrecur_iterator_new(r, start);
@@ -184,25 +199,28 @@ expand(const char *rule, const char *tz, TimestampTz dtstart,
 		for (;;)
 		{
 			struct icaltimetype next;
+			Timestamp	local;
 			TimestampTz t;
 
 			CHECK_FOR_INTERRUPTS();
 			next = icalrecur_iterator_next(it);
 			if (icaltime_is_null_time(next))
 				break;
-			t = from_local(timestamp_from_ical(next, fsec), tz);
-			if (t <= dtstart)
-				continue;		/* the template is the first instance */
+			local = timestamp_from_ical(next, fsec);
+			/* the template is the first instance (compared as wall-clock time) */
+			if (local <= local_start)
+				continue;
+			t = from_local(local, tz);
 			if (t >= before)
 				break;
-			if (++seen > MAX_INSTANCES)
+			if (t >= count_from && ++counted > MAX_INSTANCES)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("recurrence rule \"%s\" makes more than %d instances within the horizon",
 								rule, MAX_INSTANCES),
 						 errdetail("The horizon ends at %s.", mojob_timestamp_text(before)),
 						 errhint("Use a shorter horizon, or a rule with COUNT or UNTIL.")));
-			if (t <= after)
+			if (t < after)
 				continue;
 			if (count == max)
 			{
@@ -235,14 +253,18 @@ exact_interval(TimestampTz from, TimestampTz to)
 	return i;
 }
 
-/* The job instances copy: the template, or if it was deleted the latest instance. */
+/*
+ * The job instances copy: the template, or if it was deleted or canceled
+ * (one episode dropped) the latest instance that was not.
+ */
 static bool
 read_template(int64 recurrence, int64 template_job, Template *t)
 {
 	static MojobPlan plan;
 	static const char *sql =
 		"SELECT id, state, pre_roll_start, start_at, end_at, post_roll_end FROM mojob.job "
-		"WHERE id = $1 OR recurrence_id = $2 ORDER BY id = $1 DESC, start_at DESC LIMIT 1";
+		"WHERE id = $1 OR recurrence_id = $2 "
+		"ORDER BY state <> 'canceled' DESC, id = $1 DESC, start_at DESC LIMIT 1";
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		args[2] = {Int64GetDatum(template_job), Int64GetDatum(recurrence)};
 	HeapTuple	row;
@@ -394,7 +416,8 @@ create_instances(int64 recurrence, const Template *t, MojobState state,
  * record how far it was extended.  Returns how many it created.
  */
 static int
-extend_one(const Recurrence *rec, int64 template_job, TimestampTz after, TimestampTz before)
+extend_one(const Recurrence *rec, int64 template_job, TimestampTz after, TimestampTz before,
+		   TimestampTz count_from)
 {
 	static MojobPlan plan;
 	static const char *sql =
@@ -408,11 +431,8 @@ extend_one(const Recurrence *rec, int64 template_job, TimestampTz after, Timesta
 
 	if (read_template(rec->id, template_job, &t))
 	{
-		MojobState	state = t.state == MJ_TENTATIVE || t.state == MJ_CONFIRMED ||
-			t.state == MJ_RUNNING || t.state == MJ_COMPLETED ? MJ_TENTATIVE : MJ_DRAFT;
-
-		starts = expand(rec->rule, rec->time_zone, rec->dtstart, after, before, &n);
-		made = create_instances(rec->id, &t, state, starts, n);
+		starts = expand(rec->rule, rec->time_zone, rec->dtstart, after, before, count_from, &n);
+		made = create_instances(rec->id, &t, rec->instance_state, starts, n);
 	}
 	if (SPI_execute_plan(mojob_plan(&plan, sql, 2, argtypes), args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "updating mojob.recurrence failed");
@@ -439,8 +459,9 @@ mojob_make_recurring(PG_FUNCTION_ARGS)
 	static const char *read_sql =
 		"SELECT state, start_at, code, recurrence_id FROM mojob.job WHERE id = $1 FOR NO KEY UPDATE";
 	static const char *insert_sql =
-		"INSERT INTO mojob.recurrence (template_job, rule, time_zone, horizon, dtstart, extended_until, created_by) "
-		"VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id";
+		"INSERT INTO mojob.recurrence (template_job, rule, time_zone, horizon, dtstart, extended_until, "
+		"                              created_by, instance_state) "
+		"VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING id";
 	static const char *link_sql =
 		"UPDATE mojob.job SET recurrence_id = $2 WHERE id = $1";
 	static const char *result_sql = "SELECT * FROM mojob.recurrence WHERE id = $1";
@@ -450,8 +471,9 @@ mojob_make_recurring(PG_FUNCTION_ARGS)
 	Interval   *horizon = DatumGetIntervalP(mojob_arg_datum(fcinfo, 3, "horizon"));
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TimestampTz before;
-	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, INTERVALOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		args[6];
+	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, INTERVALOID, TIMESTAMPTZOID, TEXTOID,
+		mojob_catalog()->state_type};
+	Datum		args[7];
 	HeapTuple	row;
 	TupleDesc	desc;
 	bool		isnull;
@@ -506,12 +528,14 @@ mojob_make_recurring(PG_FUNCTION_ARGS)
 	args[3] = IntervalPGetDatum(horizon);
 	args[4] = TimestampTzGetDatum(start_at);
 	args[5] = CStringGetTextDatum(mojob_actor());
-	if (SPI_execute_plan(mojob_plan(&insert_plan, insert_sql, 6, argtypes), args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+	args[6] = mojob_state_datum(state);
+	if (SPI_execute_plan(mojob_plan(&insert_plan, insert_sql, 7, argtypes), args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "inserting into mojob.recurrence failed");
 	rec.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	rec.rule = rule;
 	rec.time_zone = tz;
 	rec.dtstart = start_at;
+	rec.instance_state = state;
 
 	args[1] = Int64GetDatum(rec.id);
 	{
@@ -520,7 +544,7 @@ mojob_make_recurring(PG_FUNCTION_ARGS)
 		if (SPI_execute_plan(mojob_plan(&link_plan, link_sql, 2, linktypes), args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "updating mojob.job failed");
 	}
-	(void) extend_one(&rec, job, start_at, before);
+	(void) extend_one(&rec, job, start_at, before, now);
 
 	/* Not read-only: the row was inserted by this call. */
 	args[0] = Int64GetDatum(rec.id);
@@ -539,7 +563,7 @@ mojob_extend_all(TimestampTz at)
 	static MojobPlan plan;
 	static const char *sql =
 		"SELECT id, rule, time_zone, dtstart, extended_until, template_job, "
-		"       $1 + horizon FROM mojob.recurrence "
+		"       $1 + horizon, instance_state FROM mojob.recurrence "
 		"WHERE state = 'active' AND extended_until < $1 + horizon ORDER BY id FOR NO KEY UPDATE";
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		args[1] = {TimestampTzGetDatum(at)};
@@ -563,10 +587,12 @@ mojob_extend_all(TimestampTz at)
 		rec.rule = TextDatumGetCString(SPI_getbinval(row, desc, 2, &isnull));
 		rec.time_zone = TextDatumGetCString(SPI_getbinval(row, desc, 3, &isnull));
 		rec.dtstart = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
+		rec.instance_state = mojob_state_from_oid(DatumGetObjectId(SPI_getbinval(row, desc, 8, &isnull)));
 		made += extend_one(&rec,
 						   DatumGetInt64(SPI_getbinval(row, desc, 6, &isnull)),
 						   DatumGetTimestampTz(SPI_getbinval(row, desc, 5, &isnull)),
-						   DatumGetTimestampTz(SPI_getbinval(row, desc, 7, &isnull)));
+						   DatumGetTimestampTz(SPI_getbinval(row, desc, 7, &isnull)),
+						   at);
 	}
 	mojob_spi_finish();
 	return made;
@@ -577,8 +603,9 @@ Datum
 mojob_extend_recurrences(PG_FUNCTION_ARGS)
 {
 	TimestampTz at = mojob_arg_time(fcinfo, 0, "at");
+	int64		made = mojob_extend_all(at);
 
-	PG_RETURN_INT32((int32) Min(mojob_extend_all(at), PG_INT32_MAX));
+	PG_RETURN_INT32((int32) Min(made, PG_INT32_MAX));
 }
 
 /*
@@ -597,9 +624,9 @@ mojob_cancel_recurrence(PG_FUNCTION_ARGS)
 		"SELECT state FROM mojob.recurrence WHERE id = $1 FOR NO KEY UPDATE";
 	static const char *cancel_sql =
 		"SELECT count(mojob.cancel(id, $2)) FROM mojob.job "
-		"WHERE recurrence_id = $1 AND state IN ('tentative', 'confirmed') AND start_at > now()";
+		"WHERE recurrence_id = $1 AND state IN ('tentative', 'confirmed')";
 	static const char *delete_sql =
-		"DELETE FROM mojob.job WHERE recurrence_id = $1 AND state = 'draft' AND start_at > now()";
+		"DELETE FROM mojob.job WHERE recurrence_id = $1 AND state = 'draft'";
 	static const char *done_sql =
 		"UPDATE mojob.recurrence SET state = 'canceled', canceled_at = now(), cancel_reason = $2 "
 		"WHERE id = $1 RETURNING *";
@@ -652,14 +679,31 @@ mojob_recurrence_preview(PG_FUNCTION_ARGS)
 	TimestampTz *starts;
 	int			n;
 
-	InitMaterializedSRF(fcinfo, 0);
-	starts = expand(rule, tz, dtstart, dtstart, until, &n);
+	TupleDesc	desc;
+	Tuplestorestate *store;
+	MemoryContext old;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("recurrence_preview must be called where a set is accepted")));
+	starts = expand(rule, tz, dtstart, dtstart, until, dtstart, &n);
+
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	desc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(desc, (AttrNumber) 1, "start_at", TIMESTAMPTZOID, -1, 0);
+	store = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(old);
 	for (int i = 0; i < n; i++)
 	{
 		Datum		v = TimestampTzGetDatum(starts[i]);
 		bool		isnull = false;
 
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &isnull);
+		tuplestore_putvalues(store, desc, &v, &isnull);
 	}
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = desc;
 	return (Datum) 0;
 }

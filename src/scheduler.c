@@ -687,8 +687,10 @@ scheduler_pass(bool *missing, MemoryContext cxt)
 		} while (moved >= mojob_batch_size);
 		if (!*missing)
 		{
+			TimestampTz extend_next = extend_daily();
+
 			next = next_look();
-			next = Min(next, extend_daily());
+			next = Min(next, extend_next);
 		}
 	}
 	PG_CATCH();
