@@ -244,8 +244,9 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 {
 	static MojobPlan plan;
 	static const char *sql =
-		"SELECT id, name, enabled, concurrency, capacity FROM mojob.resource "
-		"WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
+		"SELECT r.id, r.name, r.enabled, r.concurrency, r.capacity "
+		"FROM pg_catalog.unnest($1) AS i(id) JOIN mojob.resource r ON r.id = i.id "
+		"ORDER BY r.id FOR NO KEY UPDATE OF r";
 	Oid			argtypes[1] = {INT8ARRAYOID};
 	Datum	   *elems;
 	Datum		args[1];

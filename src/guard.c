@@ -533,7 +533,9 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 	old_post = get_time(&or, a->post_roll_end);
 	code = get_text(&or, a->code);
 	job_id = DatumGetInt64(get_col(&or, a->id, &isnull));
-	check_edit_lock(&or, &nr, a, now, from == to);
+	/* A restore adding the nodes of a locked job leaves its lock as dumped. */
+	if (!(mojob_touch.active && mojob_touch.job_id == job_id && mojob_touch.restore))
+		check_edit_lock(&or, &nr, a, now, from == to);
 
 	/* A transition function asks for its own edge, and no other. */
 	if (mojob_request.active && mojob_request.job_id == job_id)

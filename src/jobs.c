@@ -423,6 +423,20 @@ mojob_delete_job(PG_FUNCTION_ARGS)
 	"((state = 'confirmed' AND start_at <= $1) OR (state = 'running' AND end_at <= $1))"
 
 /*
+ * The due jobs, earliest first, read from the partial indexes job_start_due
+ * and job_end_due in due order: the plan does not depend on how many jobs
+ * are due, so a generic plan is as good as any (at most 2 x $2 rows).
+ */
+#define DUE_BATCH \
+	"SELECT id FROM (SELECT id FROM mojob.job WHERE state = 'confirmed' AND start_at <= $1 " \
+	"                  AND id <> ALL ($3) AND ($4::bigint[] IS NULL OR id = ANY ($4)) " \
+	"                ORDER BY start_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED) c " \
+	"UNION ALL " \
+	"SELECT id FROM (SELECT id FROM mojob.job WHERE state = 'running' AND end_at <= $1 " \
+	"                  AND id <> ALL ($3) AND ($4::bigint[] IS NULL OR id = ANY ($4)) " \
+	"                ORDER BY end_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED) r"
+
+/*
  * Make the time transitions due at "at": confirmed jobs whose start has
  * come run, running jobs whose end has come complete.  Returns how many
  * transitions were made.
@@ -444,9 +458,7 @@ mojob_advance_due(TimestampTz at, int limit, ArrayType *exclude, ArrayType *only
 	static const char *batch_sql =
 		"UPDATE mojob.job SET state = CASE WHEN state = 'confirmed' "
 		"THEN 'running'::mojob.job_state ELSE 'completed'::mojob.job_state END "
-		"WHERE id IN (SELECT id FROM mojob.job WHERE " DUE_CONDITION
-		"  AND id <> ALL ($3) AND ($4::bigint[] IS NULL OR id = ANY ($4)) "
-		"  LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)";
+		"WHERE id IN (" DUE_BATCH ")";
 	Oid			argtypes[4] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
@@ -465,9 +477,10 @@ mojob_advance_due(TimestampTz at, int limit, ArrayType *exclude, ArrayType *only
 	mojob_clock.transitions = 0;
 	PG_TRY();
 	{
+		/* all due jobs at once: planned for the instant given, seq scan or not */
 		int			ret = limit > 0
 			? SPI_execute_plan(mojob_plan(&batch_plan, batch_sql, 4, argtypes), args, nulls, false, 0)
-			: SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, nulls, false, 0);
+			: SPI_execute_plan(mojob_plan_custom(&plan, sql, 1, argtypes), args, nulls, false, 0);
 
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "advancing mojob.job failed: %s", SPI_result_code_string(ret));
@@ -487,17 +500,16 @@ int64 *
 mojob_due_jobs(TimestampTz at, int limit, ArrayType *exclude, int *n)
 {
 	static MojobPlan plan;
-	static const char *sql =
-		"SELECT id FROM mojob.job WHERE " DUE_CONDITION " AND id <> ALL ($3) "
-		"LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED";
-	Oid			argtypes[3] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID};
-	Datum		args[3] = {TimestampTzGetDatum(at), Int32GetDatum(limit), PointerGetDatum(exclude)};
+	static const char *sql = DUE_BATCH;
+	Oid			argtypes[4] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		args[4] = {TimestampTzGetDatum(at), Int32GetDatum(limit), PointerGetDatum(exclude), (Datum) 0};
+	char		nulls[4] = {' ', ' ', ' ', 'n'};
 	MemoryContext caller = CurrentMemoryContext;
 	int64	   *ids;
 	bool		isnull;
 
 	mojob_spi_connect();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 3, argtypes), args, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 4, argtypes), args, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.job failed");
 	ids = MemoryContextAlloc(caller, sizeof(int64) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -519,8 +531,8 @@ mojob_next_due(TimestampTz after, bool *waiting)
 	static const char *sql =
 		"SELECT least((SELECT min(start_at) FROM mojob.job WHERE state = 'confirmed' AND start_at > $1), "
 		"             (SELECT min(end_at) FROM mojob.job WHERE state = 'running' AND end_at > $1)), "
-		"       EXISTS (SELECT FROM mojob.job WHERE state = 'confirmed' AND start_at <= $1) "
-		"       OR EXISTS (SELECT FROM mojob.job WHERE state = 'running' AND end_at <= $1)";
+		"       (SELECT min(start_at) FROM mojob.job WHERE state = 'confirmed') <= $1 "
+		"       OR (SELECT min(end_at) FROM mojob.job WHERE state = 'running') <= $1";
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		args[1] = {TimestampTzGetDatum(after)};
 	TimestampTz next = DT_NOEND;
@@ -533,7 +545,8 @@ mojob_next_due(TimestampTz after, bool *waiting)
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		next = DatumGetTimestampTz(d);
-	*waiting = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	*waiting = !isnull && DatumGetBool(d);
 	mojob_spi_finish();
 	return next;
 }

@@ -287,6 +287,13 @@ mojob_actor(void)
 	return session_name;
 }
 
+/* Has an application named the acting user (mojob.actor)? */
+bool
+mojob_actor_is_set(void)
+{
+	return mojob_actor_setting != NULL && mojob_actor_setting[0] != '\0';
+}
+
 /*
  * After every statement: write the history of the transitions it made (and
  * check the jobs it confirmed), in one go.
@@ -319,13 +326,8 @@ mojob_is_privileged(Oid relid)
 #endif
 }
 
-/*
- * Prepare (once) and return a saved SPI plan.  Plans are prepared again
- * after the catalog cache was rebuilt, since their parameter types may
- * name types of a dropped and re-created extension.
- */
-SPIPlanPtr
-mojob_plan(MojobPlan *slot, const char *sql, int nargs, const Oid *argtypes)
+static SPIPlanPtr
+prepare_plan(MojobPlan *slot, const char *sql, int nargs, const Oid *argtypes, int options)
 {
 	const MojobCatalog *c = mojob_catalog();
 
@@ -336,13 +338,7 @@ mojob_plan(MojobPlan *slot, const char *sql, int nargs, const Oid *argtypes)
 	}
 	if (slot->plan == NULL)
 	{
-		/*
-		 * Generic plans: mojob's queries are index lookups whose best plan
-		 * does not depend on the values; planning them anew at every call
-		 * (a custom plan) cost more than running them.
-		 */
-		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
-										   CURSOR_OPT_GENERIC_PLAN);
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, options);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
@@ -353,6 +349,28 @@ mojob_plan(MojobPlan *slot, const char *sql, int nargs, const Oid *argtypes)
 		slot->generation = c->generation;
 	}
 	return slot->plan;
+}
+
+/*
+ * Prepare (once) and return a saved SPI plan.  Plans are prepared again
+ * after the catalog cache was rebuilt, since their parameter types may
+ * name types of a dropped and re-created extension.
+ *
+ * Generic plans: mojob's queries are index lookups written so that their
+ * best plan does not depend on the values; planning them anew at every call
+ * (a custom plan) costs more than running them.
+ */
+SPIPlanPtr
+mojob_plan(MojobPlan *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+	return prepare_plan(slot, sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+}
+
+/* A saved plan planned for the values of each call (rare, range-dependent queries). */
+SPIPlanPtr
+mojob_plan_custom(MojobPlan *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+	return prepare_plan(slot, sql, nargs, argtypes, CURSOR_OPT_CUSTOM_PLAN);
 }
 
 /*

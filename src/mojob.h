@@ -142,6 +142,7 @@ extern const MojobJobAttrs *mojob_job_attrs(Relation rel);
  * ---------------------------------------------------------------------
  */
 extern const char *mojob_actor(void);
+extern bool mojob_actor_is_set(void);
 extern bool mojob_is_privileged(Oid relid);
 
 /* A saved SPI plan that is re-prepared when the catalog cache changes. */
@@ -157,6 +158,8 @@ extern bool mojob_in_function(void);
 extern void mojob_spi_finish(void);
 extern SPIPlanPtr mojob_plan(MojobPlan *slot, const char *sql, int nargs,
 							 const Oid *argtypes);
+extern SPIPlanPtr mojob_plan_custom(MojobPlan *slot, const char *sql, int nargs,
+									const Oid *argtypes);
 
 /* ---------------------------------------------------------------------
  * The guard (guard.c) and the context it is called in
@@ -196,6 +199,7 @@ typedef struct MojobTouch
 {
 	bool		active;
 	int64		job_id;
+	bool		restore;		/* a restore's node: the job's lock stays as dumped */
 } MojobTouch;
 
 extern MojobTouch mojob_touch;

@@ -34,7 +34,7 @@ PG_FUNCTION_INFO_V1(mojob_assign_node);
 PG_FUNCTION_INFO_V1(mojob_remove_resource);
 PG_FUNCTION_INFO_V1(mojob_swap_resource);
 
-MojobTouch	mojob_touch = {false, 0};
+MojobTouch	mojob_touch = {false, 0, false};
 
 
 /* The job a node belongs to, as the touch returned it. */
@@ -86,7 +86,7 @@ mojob_not_found_resource(int64 id)
  * locks).  Returns what the node rules need.
  */
 static JobHead
-touch_job(int64 job_id)
+touch_job(int64 job_id, bool restore)
 {
 	static MojobPlan plan;
 	static MojobPlan own_plan;
@@ -119,7 +119,7 @@ touch_job(int64 job_id)
 			bool		isnull;
 			Datum		holder = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
 
-			if (!isnull)
+			if (!isnull && !restore)
 				mojob_refuse_locked(TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)),
 									TextDatumGetCString(holder),
 									DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull)));
@@ -129,6 +129,7 @@ touch_job(int64 job_id)
 	{
 		mojob_touch.active = true;
 		mojob_touch.job_id = job_id;
+		mojob_touch.restore = restore;
 		PG_TRY();
 		{
 			ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
@@ -335,7 +336,12 @@ node_insert(TriggerData *td, bool privileged)
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	NodeRow		n = read_node(td->tg_trigtuple, desc);
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	JobHead		j = touch_job(n.job_id);
+	/*
+	 * A restore (the owner's plain INSERT, acting as itself: no mojob.actor)
+	 * adds the nodes of a locked job with the lock as dumped; anyone acting
+	 * for an application user is held to the lock.
+	 */
+	JobHead		j = touch_job(n.job_id, privileged && !mojob_actor_is_set());
 
 	if (!j.found)
 		mojob_not_found("job", n.job_id);
@@ -385,7 +391,7 @@ node_update(TriggerData *td)
 				(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
 				 errmsg("node " INT64_FORMAT " cannot move to another job or id", o.id),
 				 errhint("Remove it with mojob.remove_resource() and add a new one.")));
-	j = touch_job(n.job_id);
+	j = touch_job(n.job_id, false);
 	if (!j.found)
 		mojob_not_found("job", n.job_id);
 
@@ -440,7 +446,7 @@ node_delete(TriggerData *td)
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	NodeRow		o = read_node(td->tg_trigtuple, desc);
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	JobHead		j = touch_job(o.job_id);
+	JobHead		j = touch_job(o.job_id, false);
 
 	/* No job: it is being deleted, and its nodes with it. */
 	if (j.found)

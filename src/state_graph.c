@@ -256,8 +256,19 @@ mojob_job_actions(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5) && PG_GETARG_TIMESTAMPTZ(5) > now)
 		locked_other = strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), mojob_actor()) != 0;
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+
+	/* The row type, once per query: the board calls this for every job. */
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(old);
+	}
 
 	values[0] = BoolGetDatum(!locked_other && mojob_states[s].edit != MJ_EDIT_NOTHING);
 	values[1] = BoolGetDatum(!locked_other && mojob_states[s].deletable);
@@ -273,5 +284,5 @@ mojob_job_actions(PG_FUNCTION_ARGS)
 			can = can && !PG_ARGISNULL(1) && now > PG_GETARG_TIMESTAMPTZ(1);
 		values[2 + i] = BoolGetDatum(can);
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
