@@ -390,12 +390,16 @@ COMMENT ON COLUMN mojob.job_event.by_user IS 'The acting user: mojob.actor, else
 COMMENT ON COLUMN mojob.job_event.cause IS 'user (a function or an UPDATE) or time (start or end reached)';
 COMMENT ON COLUMN mojob.job_event.reason IS 'The cancel reason, for cancellations';
 
-CREATE FUNCTION mojob.event_guard() RETURNS trigger
-LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_event_guard';
-COMMENT ON FUNCTION mojob.event_guard() IS
-    'Statement trigger letting only mojob (and the table owner) write mojob.job_event';
-CREATE TRIGGER mojob_event_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON mojob.job_event FOR EACH STATEMENT EXECUTE FUNCTION mojob.event_guard();
+CREATE FUNCTION mojob.internal_guard() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_internal_guard';
+COMMENT ON FUNCTION mojob.internal_guard() IS
+    'Statement trigger letting only mojob (and the tables'' owner) write the tables mojob keeps for itself';
+CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON mojob.job_event FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON mojob.booking FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON mojob.recurrence_conflict FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
 
 -- ---------------------------------------------------------------------
 -- The state graph
@@ -850,7 +854,8 @@ COMMENT ON COLUMN mojob.resource_schedule.node_id IS 'The node (mojob.job_resour
 -- ---------------------------------------------------------------------
 
 CREATE FUNCTION mojob.timeline_scale(during tstzrange, width integer,
-                                     OUT t0 timestamptz, OUT t1 timestamptz, OUT tick interval)
+                                     OUT t0 timestamptz, OUT t1 timestamptz, OUT tick interval,
+                                     OUT first_tick timestamptz)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -877,14 +882,30 @@ BEGIN
     -- The smallest tick step giving labels at least 8 columns apart.
     FOREACH step IN ARRAY ARRAY['1 minute', '5 minutes', '15 minutes', '30 minutes', '1 hour',
                                  '2 hours', '3 hours', '6 hours', '12 hours', '1 day', '2 days',
-                                 '7 days', '14 days', '28 days', '91 days', '365 days']::interval[] LOOP
+                                 '7 days', '14 days', '28 days', '91 days', '1 year', '2 years',
+                                 '5 years', '10 years', '20 years', '50 years', '100 years',
+                                 '200 years', '500 years', '1000 years']::interval[] LOOP
         tick := step;
         EXIT WHEN extract(epoch FROM step) / span * width >= 8;
     END LOOP;
+    -- The first tick: on a whole step of the day, or of the years.
+    IF tick >= interval '1 year' THEN
+        first_tick := make_timestamptz(
+            (ceil(extract(year FROM t0) / extract(year FROM tick)) * extract(year FROM tick))::integer,
+            1, 1, 0, 0, 0);
+        IF first_tick < t0 THEN
+            first_tick := first_tick + tick;
+        END IF;
+    ELSE
+        first_tick := date_bin(tick, t0, date_trunc('day', t0));
+        IF first_tick < t0 THEN
+            first_tick := first_tick + tick;
+        END IF;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION mojob.timeline_scale(tstzrange, integer) IS
-    'The time axis of mojob.timeline and mojob.timeline_svg: the window and the tick step';
+    'The time axis of mojob.timeline and mojob.timeline_svg: the window, the tick step and the first tick';
 
 CREATE FUNCTION mojob.timeline(during tstzrange, width integer DEFAULT 72) RETURNS SETOF text
 LANGUAGE plpgsql STABLE
@@ -917,11 +938,11 @@ BEGIN
     -- The axis: a label and a tick at each step, aligned to the step in the session's time zone.
     axis := repeat(' ', width);
     ruler := repeat('─', width);
-    t := date_bin(sc.tick, sc.t0, date_trunc('day', sc.t0));
-    IF t < sc.t0 THEN t := t + sc.tick; END IF;
+    t := sc.first_tick;
     WHILE t < sc.t1 LOOP
         col := floor(extract(epoch FROM t - sc.t0) / span * width)::integer;
-        lbl := CASE WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END;
+        lbl := CASE WHEN sc.tick >= interval '1 year' THEN to_char(t, 'YYYY')
+                    WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END;
         IF col + char_length(lbl) <= width AND substr(axis, col + 1, char_length(lbl) + 1) = repeat(' ', char_length(lbl) + 1)
            OR col + char_length(lbl) = width THEN
             axis := overlay(axis PLACING lbl FROM col + 1 FOR char_length(lbl));
@@ -952,7 +973,9 @@ BEGIN
                                        ELSE '+' END;
             END LOOP;
         END LOOP;
-        line := rpad(res.name, label_width) || array_to_string(glyph, '');
+        -- A name's control characters (a newline, an escape) must not break the chart.
+        line := rpad(regexp_replace(res.name, '[[:cntrl:]]', E'\\ufffd', 'g'), label_width)
+                || array_to_string(glyph, '');
         RETURN NEXT rtrim(line);
     END LOOP;
 
@@ -997,15 +1020,15 @@ BEGIN
                   to_char(sc.t0, 'YYYY-MM-DD HH24:MI'), to_char(sc.t1, 'YYYY-MM-DD HH24:MI TZ'));
 
     -- Axis: a line and a label at each tick.
-    t := date_bin(sc.tick, sc.t0, date_trunc('day', sc.t0));
-    IF t < sc.t0 THEN t := t + sc.tick; END IF;
+    t := sc.first_tick;
     WHILE t < sc.t1 LOOP
         x := label_w + extract(epoch FROM t - sc.t0) / span * chart_w;
         out := out || format(E'\n<line class="tick" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#cccccc"/>'
                              '<text x="%s" y="%s" text-anchor="middle">%s</text>',
                              round(x::numeric, 1), top - 8, round(x::numeric, 1), top + n * row_h,
                              round(x::numeric, 1), top - 12,
-                             CASE WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END);
+                             CASE WHEN sc.tick >= interval '1 year' THEN to_char(t, 'YYYY')
+                    WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END);
         t := t + sc.tick;
     END LOOP;
 
@@ -1058,10 +1081,21 @@ COMMENT ON FUNCTION mojob.timeline_svg(tstzrange) IS
     'The timeline as an SVG picture in the state colours, one bar (class="booking") per booking';
 
 CREATE FUNCTION mojob.xml_text(text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
-       COALESCE($1, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;');
-COMMENT ON FUNCTION mojob.xml_text(text) IS 'Text escaped for XML';
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NULL THEN
+        RAISE EXCEPTION 'text must not be null'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the text to escape.';
+    END IF;
+    -- XML 1.0 allows no control characters but tab, newline and carriage return.
+    RETURN replace(replace(replace(replace(
+               regexp_replace($1, E'[\\x01-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]', E'\\ufffd', 'g'),
+               '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;');
+END
+$$;
+COMMENT ON FUNCTION mojob.xml_text(text) IS 'Text escaped for XML; control characters become U+FFFD';
 
 -- ---------------------------------------------------------------------
 -- Recurrence functions

@@ -821,6 +821,7 @@ mojob_resource_usage(PG_FUNCTION_ARGS)
 	}
 	else
 	{
+		/* An unbounded window asks for the peak at any instant. */
 		TimestampTz lo = lower.infinite ? DT_NOBEGIN : DatumGetTimestampTz(lower.val);
 		TimestampTz hi = upper.infinite ? DT_NOEND : DatumGetTimestampTz(upper.val);
 

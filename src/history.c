@@ -28,7 +28,7 @@
 #include "mojob.h"
 #include "booking.h"
 
-PG_FUNCTION_INFO_V1(mojob_event_guard);
+PG_FUNCTION_INFO_V1(mojob_internal_guard);
 
 typedef struct MojobEvent
 {
@@ -235,27 +235,38 @@ mojob_history_flush(void)
 }
 
 /*
- * Statement trigger on mojob.job_event: history is written by mojob alone.
- * The tables' owner and superusers may still write it (a restore, a purge).
+ * Statement trigger on the tables mojob keeps for itself (mojob.job_event,
+ * mojob.booking, mojob.recurrence_conflict): only mojob writes them, as
+ * their owner; the owner and superusers may still (a restore, a purge).
+ * Whatever rights a role was granted on them, it cannot forge history or
+ * bookings.
  */
 Datum
-mojob_event_guard(PG_FUNCTION_ARGS)
+mojob_internal_guard(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *table;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mojob_event_guard must be fired BEFORE ... FOR EACH STATEMENT")));
+				 errmsg("mojob_internal_guard must be fired BEFORE ... FOR EACH STATEMENT")));
 
-	if (!mojob_history_writing &&
-		!mojob_is_privileged(RelationGetRelid(trigdata->tg_relation)))
+	if (mojob_history_writing || mojob_is_privileged(RelationGetRelid(trigdata->tg_relation)))
+		return PointerGetDatum(NULL);
+	table = RelationGetRelationName(trigdata->tg_relation);
+	if (strcmp(table, "job_event") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("mojob.job_event is written by mojob only"),
 				 errdetail("The history records the transitions mojob made; it cannot be changed by hand."),
 				 errhint("Change the job instead (mojob.reserve(), mojob.cancel() ...); its history follows.")));
-	return PointerGetDatum(NULL);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("mojob.%s is written by mojob only", table),
+			 errdetail("mojob keeps it from the jobs and their nodes."),
+			 errhint("Change the jobs and their nodes instead (mojob.reserve(), mojob.add_resource() ...).")));
+	pg_unreachable();
 }

@@ -118,7 +118,12 @@ mojob_job_code_preview(PG_FUNCTION_ARGS)
 				 errmsg("pattern must not be null"),
 				 errhint("Pass a pattern such as 'JOB-{seq:6}'.")));
 	pattern = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	seq = PG_ARGISNULL(1) ? 1 : PG_GETARG_INT64(1);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("seq must not be null"),
+				 errhint("Pass the counter value to show, such as 1.")));
+	seq = PG_GETARG_INT64(1);
 	at = PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
 	if (TIMESTAMP_NOT_FINITE(at))
 		ereport(ERROR,

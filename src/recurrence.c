@@ -196,6 +196,9 @@ expand(const char *rule, const char *tz, TimestampTz dtstart,
 				 : "the rule gives no occurrence");
 	PG_TRY();
 	{
+		int			returned = 0;
+		struct icaltimetype last = start;
+
 		for (;;)
 		{
 			struct icaltimetype next;
@@ -205,7 +208,26 @@ expand(const char *rule, const char *tz, TimestampTz dtstart,
 			CHECK_FOR_INTERRUPTS();
 			next = icalrecur_iterator_next(it);
 			if (icaltime_is_null_time(next))
+			{
+				/*
+				 * libical also ends a rule where its own calendar ends (the
+				 * year 2582 in libical 3.0): a rule still going then is not
+				 * cut short silently.
+				 */
+				bool		rule_ended = (r.count > 0 && returned >= r.count) ||
+					(!icaltime_is_null_time(r.until) && last.year + 1 >= r.until.year);
+
+				if (!rule_ended && last.year >= 2500)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("recurrence rule \"%s\" goes on past the year %d, where libical stops",
+									rule, last.year),
+							 errdetail("The horizon ends at %s.", mojob_timestamp_text(before)),
+							 errhint("Use a shorter horizon, or a rule with COUNT or UNTIL.")));
 				break;
+			}
+			returned++;
+			last = next;
 			local = timestamp_from_ical(next, fsec);
 			/* the template is the first instance (compared as wall-clock time) */
 			if (local <= local_start)
@@ -403,9 +425,13 @@ create_instances(int64 recurrence, const Template *t, MojobState state,
 			Datum		cargs[2] = {Int64GetDatum(recurrence), elems[i]};
 
 			one[3] = mojob_state_datum(MJ_DRAFT);
-			if (SPI_execute_plan(mojob_plan(&plan, sql, 7, argtypes), one, NULL, false, 0) < 0 ||
-				SPI_execute_plan(mojob_plan(&conflict_plan, conflict_sql, 2, ctypes), cargs, NULL, false, 0) < 0)
+			if (SPI_execute_plan(mojob_plan(&plan, sql, 7, argtypes), one, NULL, false, 0) < 0)
 				elog(ERROR, "creating a draft instance failed");
+			/* mojob's own record: written as the tables' owner */
+			mojob_spi_connect_owner();
+			if (SPI_execute_plan(mojob_plan(&conflict_plan, conflict_sql, 2, ctypes), cargs, NULL, false, 0) < 0)
+				elog(ERROR, "recording a recurrence conflict failed");
+			mojob_spi_finish();
 		}
 	}
 	return n;
@@ -678,10 +704,17 @@ mojob_recurrence_preview(PG_FUNCTION_ARGS)
 	TimestampTz until = mojob_arg_time(fcinfo, 3, "until");
 	TimestampTz *starts;
 	int			n;
-
 	TupleDesc	desc;
 	Tuplestorestate *store;
 	MemoryContext old;
+
+	if (until <= dtstart)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("until must be after dtstart"),
+				 errdetail("dtstart is %s and until is %s.", mojob_timestamp_text(dtstart),
+						   mojob_timestamp_text(until)),
+				 errhint("The occurrences listed are those after dtstart and before until.")));
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		!(rsinfo->allowedModes & SFRM_Materialize))

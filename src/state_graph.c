@@ -247,13 +247,21 @@ mojob_job_actions(PG_FUNCTION_ARGS)
 	static const char *const actions[] = {"reserve", "confirm", "unconfirm", "start", "stop", "cancel"};
 	MojobState	s = state_arg(fcinfo, 0, "state");
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	bool		unresolved = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
-	bool		unavailable = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	bool		unresolved;
+	bool		unavailable;
 	bool		locked_other = false;
 	TupleDesc	tupdesc;
 	Datum		values[8];
 	bool		nulls[8] = {0};
 
+	for (int i = 1; i <= 3; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be null", i == 1 ? "start_at" : i == 2 ? "unresolved" : "unavailable"),
+					 errhint("locked_by and locked_until may be NULL (nobody holds the lock); the others may not.")));
+	unresolved = PG_GETARG_BOOL(2);
+	unavailable = PG_GETARG_BOOL(3);
 	if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5) && PG_GETARG_TIMESTAMPTZ(5) > now)
 		locked_other = strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), mojob_actor()) != 0;
 
@@ -281,7 +289,7 @@ mojob_job_actions(PG_FUNCTION_ARGS)
 		if (strcmp(actions[i], "reserve") == 0)
 			can = can && !unavailable;
 		if (strcmp(actions[i], "stop") == 0)
-			can = can && !PG_ARGISNULL(1) && now > PG_GETARG_TIMESTAMPTZ(1);
+			can = can && now > PG_GETARG_TIMESTAMPTZ(1);
 		values[2 + i] = BoolGetDatum(can);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

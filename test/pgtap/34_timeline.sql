@@ -86,7 +86,8 @@ SELECT is((SELECT max(char_length(l)) FROM mojob.timeline(tstzrange('2027-03-01'
 SELECT is((SELECT count(*)::int FROM mojob.timeline(tstzrange('2027-03-01', '2027-03-02'), 48)), 4 + 4,
     'timeline has one line per resource, plus axis, ruler, blank line and legend');
 SELECT results_eq($$ SELECT * FROM mojob.timeline_scale(tstzrange('2027-03-01', '2027-03-02'), 48) $$,
-    $$ VALUES ('2027-03-01 00:00+00'::timestamptz, '2027-03-02 00:00+00'::timestamptz, interval '6 hours') $$,
+    $$ VALUES ('2027-03-01 00:00+00'::timestamptz, '2027-03-02 00:00+00'::timestamptz, interval '6 hours',
+               '2027-03-01 00:00+00'::timestamptz) $$,
     'timeline_scale gives the window and the tick step (labels at least 8 columns apart)');
 
 -- Nothing held, nothing drawn; a change shows at once.
