@@ -237,45 +237,42 @@ read_holds(int64 resource, TimestampTz lo, TimestampTz hi, int64 exclude_job,
 
 /*
  * Lock the resources (FOR NO KEY UPDATE, in id order) and read them.
- * ids must be sorted and distinct.  Unknown ids raise MJ404.
+ * ids must be sorted and distinct.  Unknown ids raise MJ404.  One lookup
+ * by primary key per resource, in that order: the plan is an index scan
+ * whatever the plan cache does, and every reservation takes its locks in
+ * the same global order, so two of them never deadlock.
  */
 void
 mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 {
 	static MojobPlan plan;
 	static const char *sql =
-		"SELECT r.id, r.name, r.enabled, r.concurrency, r.capacity "
-		"FROM pg_catalog.unnest($1) AS i(id) JOIN mojob.resource r ON r.id = i.id "
-		"ORDER BY r.id FOR NO KEY UPDATE OF r";
-	Oid			argtypes[1] = {INT8ARRAYOID};
-	Datum	   *elems;
-	Datum		args[1];
+		"SELECT id, name, enabled, concurrency, capacity FROM mojob.resource "
+		"WHERE id = $1 FOR NO KEY UPDATE";
+	Oid			argtypes[1] = {INT8OID};
 	MemoryContext caller = CurrentMemoryContext;
-	int			ret;
 
 	if (n == 0)
 		return;
-	elems = palloc(sizeof(Datum) * n);
-	for (int i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(ids[i]);
-	args[0] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-
 	mojob_spi_connect_owner();
-	ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "locking mojob.resource failed: %s", SPI_result_code_string(ret));
-	for (int i = 0, k = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 	{
+		Datum		args[1] = {Int64GetDatum(ids[i])};
 		HeapTuple	row;
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		TupleDesc	desc;
 		bool		isnull;
 		Datum		cap;
 		MemoryContext spi;
+		int			ret;
 
-		if (k >= (int) SPI_processed ||
-			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], desc, 1, &isnull)) != ids[i])
+		Assert(i == 0 || ids[i - 1] < ids[i]);
+		ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "locking mojob.resource failed: %s", SPI_result_code_string(ret));
+		if (SPI_processed == 0)
 			mojob_not_found_resource(ids[i]);
-		row = SPI_tuptable->vals[k++];
+		row = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
 		spi = MemoryContextSwitchTo(caller);
 		out[i].id = ids[i];
 		out[i].name = TextDatumGetCString(SPI_getbinval(row, desc, 2, &isnull));

@@ -84,9 +84,13 @@ create_job(NewJob *j)
 		"INSERT INTO mojob.job (name, start_at, end_at, pre_roll_start, post_roll_end, state, "
 		"description, priority, properties) "
 		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *";
+	/*
+	 * In resource order: a tentative job books each node as it is inserted,
+	 * locking its resource, and all reservations lock in id order.
+	 */
 	static const char *node_sql =
 		"INSERT INTO mojob.job_resource (job_id, resource_id) "
-		"SELECT $1, r.id FROM pg_catalog.unnest($2) WITH ORDINALITY AS r(id, n) ORDER BY r.n";
+		"SELECT $1, r.id FROM pg_catalog.unnest($2) AS r(id) ORDER BY r.id";
 	const MojobCatalog *c = mojob_catalog();
 	Oid			argtypes[9];
 	Datum		args[9];

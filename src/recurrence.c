@@ -381,7 +381,7 @@ create_instances(int64 recurrence, const Template *t, MojobState state,
 		"SELECT m.id, n.resource_id, n.pool_id, n.alias, n.amount, n.required_capabilities "
 		"FROM made m, mojob.job_resource n "
 		"WHERE n.job_id = $1 AND (n.held_until IS NULL OR n.held_until > now()) "
-		"ORDER BY m.id, n.id";
+		"ORDER BY n.resource_id, m.id, n.id";
 	static const char *conflict_sql =
 		"INSERT INTO mojob.recurrence_conflict (job_id) "
 		"SELECT id FROM mojob.job WHERE recurrence_id = $1 AND start_at = $2 AND state = 'draft' "
