@@ -103,6 +103,20 @@ bench_cluster_start() {
         "${bench_server_settings[@]}"
 }
 
+# bench_extra_cluster_start DIR PORT SETTING...: a second throwaway cluster
+# with the harness's settings plus these (e.g. shared_preload_libraries), for
+# a benchmark that needs a server configured otherwise (bench/scheduler.sh);
+# destroyed when the calling script exits, however it exits.  Clients reach
+# it with PGHOST=DIR PGPORT=PORT.
+bench_extra_cluster_start() {
+    local dir=$1 port=$2
+    shift 2
+    bench_on_exit "PGPORT=$port '$bench_top/scripts/pgcluster.sh' destroy '$dir' || true"
+    PGPORT=$port "$bench_top/scripts/pgcluster.sh" destroy "$dir" || true
+    bench_log "starting a throwaway cluster in $dir (port $port) with: $*"
+    PGPORT=$port "$bench_top/scripts/pgcluster.sh" start "$dir" "${bench_server_settings[@]}" "$@"
+}
+
 # --------------------------------------------------------------------------
 # Databases and SQL
 # --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ user_settings=$(env | grep '^BENCH_' | sort | tr '\n' ' ' || true)
 
 # The benchmarks, in the order they run: bench/NAME.sh each.  A new one is a
 # script that sources lib.sh and prints a Markdown section (see README.md).
-benchmarks=(bulk_transitions edits)
+benchmarks=(bulk_transitions edits reservations scheduler views)
 if [ -n "${BENCH_ONLY:-}" ]; then
     read -ra benchmarks <<<"$BENCH_ONLY"
 fi
@@ -81,6 +81,50 @@ EOF
         cat "$work/$b.md"
     done
 } >"$work/RESULTS.md"
+
+# A partial run (BENCH_ONLY) updates only its own benchmarks' goals and
+# sections of an existing results file; the others' stay as they were, and
+# the header says so.  Sections and goal rows are matched by their number
+# ("## 4. ...", "| 4. ... |").
+if [ -n "${BENCH_ONLY:-}" ] && [ "$results" != - ] && [ -f "$results" ]; then
+    awk -v only="$BENCH_ONLY" '
+        function row_num(l,   w) { split(substr(l, 3), w, "."); return w[1] + 0 }
+        FNR == 1 { f++ }
+        f == 2 && /^## [0-9]+\. / { renew[$2 + 0] = 1 }
+        { line[f, ++n[f]] = $0 }
+        f == 1 && /^Written by/ { when = $0; sub(/.* on /, "", when); sub(/, in.*/, "", when) }
+        f == 1 && /^- \*\*Source:\*\*/ { src = $0; sub(/^[^`]*`/, "", src); sub(/`.*/, "", src) }
+        END {
+            for (g = 1; g <= 2; g++) {
+                sec = -1
+                for (i = 1; i <= n[g]; i++) {
+                    l = line[g, i]
+                    if (l ~ /^## [0-9]+\. /) { split(l, w, " "); sec = w[2] + 0 }
+                    if (sec < 0 && l ~ /^\| [0-9]+\. /) {
+                        if (g == 2 || !(row_num(l) in renew)) rows[row_num(l)] = rows[row_num(l)] l "\n"
+                    } else if (sec >= 0 && (g == 2 || !(sec in renew))) {
+                        body[sec] = body[sec] l "\n"
+                        if (g == 1) kept[sec] = 1
+                    }
+                }
+            }
+            for (k = 0; k < 100; k++) {
+                if (k in kept) kept_list = kept_list (kept_list == "" ? "" : ", ") k
+                if (k in renew) new_list = new_list (new_list == "" ? "" : ", ") k
+            }
+            for (i = 1; i <= n[2]; i++) {
+                l = line[2, i]
+                if (l ~ /^## Goals/ && kept_list != "")
+                    printf "- **Partial run** (`BENCH_ONLY=\"%s\"`): sections %s are from this run; %s were kept as they were in the results file (written on %s, git `%s`)\n\n", only, new_list, kept_list, when, src
+                print l
+                if (l ~ /^\|---\|---\|---:\|---\|$/) break
+            }
+            for (k = 0; k < 100; k++) if (k in rows) printf "%s", rows[k]
+            for (k = 0; k < 100; k++) if (k in body) { sub(/\n+$/, "\n", body[k]); printf "\n%s", body[k] }
+        }
+    ' "$results" "$work/RESULTS.md" >"$work/merged.md"
+    mv "$work/merged.md" "$work/RESULTS.md"
+fi
 
 cat "$work/RESULTS.md"
 if [ "$results" != - ]; then
