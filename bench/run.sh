@@ -18,7 +18,7 @@ user_settings=$(env | grep '^BENCH_' | sort | tr '\n' ' ' || true)
 
 # The benchmarks, in the order they run: bench/NAME.sh each.  A new one is a
 # script that sources lib.sh and prints a Markdown section (see README.md).
-benchmarks=(bulk_transitions edits reservations scheduler views)
+benchmarks=(bulk_transitions edits reservations scheduler views recurrence)
 if [ -n "${BENCH_ONLY:-}" ]; then
     read -ra benchmarks <<<"$BENCH_ONLY"
 fi

@@ -368,6 +368,7 @@ done
     printf '5. views\t(a) Ops Board upcoming 24 h: p50 ≤ 2 ms\t%s ms\t%s\n' "${p50[a]}" "$(goal "${p50[a]}" '<=' 2)"
     printf '5. views\t(b) one resource'"'"'s week: p50 ≤ 2 ms\t%s ms\t%s\n' "${p50[b]}" "$(goal "${p50[b]}" '<=' 2)"
     printf '5. views\t(c) jobs with errors, next 24 h: p50 ≤ 10 ms\t%s ms\t%s\n' "${p50[c]}" "$(goal "${p50[c]}" '<=' 10)"
-    printf '5. views\t(c) same, no lower bound: p50 ≤ 10 ms\t%s ms\t%s\n' "${p50[c_nolower]}" "$(goal "${p50[c_nolower]}" '<=' 10)"
+    # Not the issue's goal (which is "over the next 24 h"): every job starting before now + 24 h.
+    printf '5. views\t(c) for information, no lower bound (all jobs starting before now + 24 h)\t%s ms\tinformation\n' "${p50[c_nolower]}"
     printf '5. views\t(d) board errors: no seq. scan of mojob.job\t%s seq. scans\t%s\n' "$seq_d" "$( [ "$seq_d" = 0 ] && echo met || echo '**missed**')"
 } >>"${BENCH_GOALS:-/dev/null}"

@@ -266,8 +266,10 @@ CREATE INDEX job_end_due ON mojob.job (end_at) WHERE state = 'running';
 CREATE INDEX job_window ON mojob.job (start_at, end_at);
 CREATE INDEX job_recurrence ON mojob.job (recurrence_id, start_at) WHERE recurrence_id IS NOT NULL;
 
+-- No foreign key to mojob.job: every UPDATE of a job would pay its check;
+-- the guard deletes an instance's row when it deletes the instance.
 CREATE TABLE mojob.recurrence_conflict (
-    job_id bigint PRIMARY KEY REFERENCES mojob.job ON DELETE CASCADE
+    job_id bigint PRIMARY KEY
 );
 COMMENT ON TABLE mojob.recurrence_conflict IS
     'Instances of a recurrence created as drafts because their resources were taken (the error RECURRENCE_CONFLICT while they stay draft)';

@@ -710,6 +710,22 @@ guard_delete(TriggerData *td, const MojobJobAttrs *a)
 				 errhint("%s", state == MJ_RUNNING
 						 ? "Stop it first with mojob.stop(job); a completed job can be deleted."
 						 : "Cancel it first with mojob.cancel(job, reason); a canceled job can be deleted.")));
+
+	/* A deleted instance of a recurrence takes its conflict record along. */
+	if (!or.n[a->recurrence_id - 1])
+	{
+		static MojobPlan plan;
+		static const char *sql = "DELETE FROM mojob.recurrence_conflict WHERE job_id = $1";
+		Oid			argtypes[1] = {INT8OID};
+		Datum		args[1];
+		bool		isnull;
+
+		args[0] = get_col(&or, a->id, &isnull);
+		mojob_spi_connect_owner();
+		if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "deleting from mojob.recurrence_conflict failed");
+		mojob_spi_finish();
+	}
 	return td->tg_trigtuple;
 }
 

@@ -259,6 +259,7 @@ mojob_job_attrs(Relation rel)
 		job_attrs.updated_at = job_attnum(d, "updated_at");
 		job_attrs.locked_by = job_attnum(d, "locked_by");
 		job_attrs.locked_until = job_attnum(d, "locked_until");
+		job_attrs.recurrence_id = job_attnum(d, "recurrence_id");
 		job_attrs_rel = RelationGetRelid(rel);
 	}
 	return &job_attrs;

@@ -132,7 +132,8 @@ typedef struct MojobJobAttrs
 				created_by,
 				updated_at,
 				locked_by,
-				locked_until;
+				locked_until,
+				recurrence_id;
 } MojobJobAttrs;
 
 extern const MojobJobAttrs *mojob_job_attrs(Relation rel);
