@@ -16,33 +16,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SELECT plan(56);
 
--- A new job in state s, reached through mojob's own functions (see 10_transitions.sql).
-CREATE FUNCTION pg_temp.job_in(s mojob.job_state, label text DEFAULT 'fixture')
-RETURNS mojob.job LANGUAGE plpgsql AS $$
-DECLARE
-    j mojob.job;
-BEGIN
-    IF s = 'running' THEN
-        SELECT * INTO j FROM mojob.create_job(label, now() - interval '1 hour', now() + interval '1 hour');
-    ELSIF s = 'completed' THEN
-        SELECT * INTO j FROM mojob.create_job(label, now() - interval '2 hours', now() - interval '1 hour');
-    ELSE
-        SELECT * INTO j FROM mojob.create_job(label, now() + interval '1 day', now() + interval '1 day 2 hours');
-    END IF;
-    IF s <> 'draft' THEN
-        SELECT * INTO j FROM mojob.reserve(j.id);
-        IF s = 'canceled' THEN
-            SELECT * INTO j FROM mojob.cancel(j.id, 'fixture');
-        ELSIF s <> 'tentative' THEN
-            SELECT * INTO j FROM mojob.confirm(j.id);
-        END IF;
-    END IF;
-    IF j.state IS DISTINCT FROM s THEN
-        RAISE EXCEPTION 'fixture: wanted a % job, got %', s, j.state;
-    END IF;
-    RETURN j;
-END
-$$;
+\ir helpers/job_in.psql
 
 -- ---------------------------------------------------------------------
 -- By UPDATE: every ordered pair of different states not in the graph

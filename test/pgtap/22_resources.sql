@@ -37,51 +37,8 @@ LANGUAGE sql AS $$ SELECT code FROM mojob.job WHERE name = label $$;
 CREATE FUNCTION pg_temp.res(rid bigint) RETURNS text
 LANGUAGE sql AS $$ SELECT (enabled, concurrency, capacity)::text FROM mojob.resource WHERE id = rid $$;
 
--- A job named label using resources res (each node with amount), taken to state target.
-CREATE FUNCTION pg_temp.job(label text, s timestamptz, e timestamptz, res bigint[] DEFAULT '{}',
-                            target mojob.job_state DEFAULT 'draft',
-                            pre interval DEFAULT '0', post interval DEFAULT '0',
-                            amount numeric DEFAULT 0)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    j mojob.job;
-    r bigint;
-BEGIN
-    SELECT * INTO j FROM mojob.create_job(label, s, e, pre_roll => pre, post_roll => post);
-    FOREACH r IN ARRAY res LOOP
-        PERFORM mojob.add_resource(j.id, r, amount);
-    END LOOP;
-    IF target <> 'draft' THEN
-        SELECT * INTO j FROM mojob.reserve(j.id);
-    END IF;
-    IF target IN ('confirmed', 'running', 'completed') THEN
-        SELECT * INTO j FROM mojob.confirm(j.id);
-    END IF;
-    IF target IN ('running', 'completed') AND j.state = 'confirmed' THEN
-        SELECT * INTO j FROM mojob.start(j.id);
-    END IF;
-    IF target = 'completed' AND j.state = 'running' THEN
-        SELECT * INTO j FROM mojob.stop(j.id);
-    END IF;
-    IF target = 'canceled' THEN
-        SELECT * INTO j FROM mojob.cancel(j.id, 'fixture');
-    END IF;
-    IF j.state IS DISTINCT FROM target THEN
-        RAISE EXCEPTION 'fixture: wanted a % job, got %', target, j.state;
-    END IF;
-    RETURN j.id;
-END
-$$;
+\ir helpers/reservations.psql
 
-CREATE FUNCTION pg_temp.err(sql text, OUT state text, OUT msg text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
 
 -- ---------------------------------------------------------------------
 -- Disabling
