@@ -29,6 +29,8 @@ deps:
 test: deps
 	$(MAKE) clean
 	$(MAKE) PG_CFLAGS='$(WERROR_CFLAGS)'
+	@# An extension links with its PostgreSQL symbols unresolved; one of ours must not be.
+	@! nm -D --undefined-only mojob.so | grep ' mojob_' || { echo "mojob.so uses mojob symbols it does not define"; exit 1; }
 	scripts/as-root.sh $(MAKE) install
 	scripts/test.sh
 

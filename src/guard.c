@@ -20,6 +20,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -34,44 +35,41 @@ PG_FUNCTION_INFO_V1(mojob_job_guard);
 MojobRequest mojob_request = {false, 0, NULL, NULL};
 
 /*
- * The jobs this transaction created: nobody else sees them yet.  A short
- * list, kept until the transaction ends; a recurrence fills it with its
- * instances, so it is searched from the newest.
+ * The jobs this transaction created: nobody else sees them yet.  A hash
+ * table in the transaction's memory (a recurrence creates thousands at once),
+ * gone when the transaction ends.
  */
-static int64 *new_jobs = NULL;
-static int	n_new_jobs = 0;
-static int	max_new_jobs = 0;
+static HTAB *new_jobs = NULL;
 
 void
 mojob_job_is_new_note(int64 job_id)
 {
-	if (n_new_jobs == max_new_jobs)
+	if (new_jobs == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		HASHCTL		ctl;
 
-		max_new_jobs = max_new_jobs ? max_new_jobs * 2 : 64;
-		new_jobs = new_jobs ? repalloc(new_jobs, sizeof(int64) * max_new_jobs)
-			: palloc(sizeof(int64) * max_new_jobs);
-		MemoryContextSwitchTo(old);
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64);
+		ctl.hcxt = TopTransactionContext;
+		new_jobs = hash_create("mojob new jobs", 256, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	new_jobs[n_new_jobs++] = job_id;
+	(void) hash_search(new_jobs, &job_id, HASH_ENTER, NULL);
 }
 
 bool
 mojob_job_is_new(int64 job_id)
 {
-	for (int i = n_new_jobs - 1; i >= 0 && i >= n_new_jobs - 4096; i--)
-		if (new_jobs[i] == job_id)
-			return true;
-	return false;
+	return new_jobs != NULL && hash_search(new_jobs, &job_id, HASH_FIND, NULL) != NULL;
 }
 
+/* At the end of a transaction: its memory, and the table with it, is gone. */
 void
 mojob_job_is_new_reset(void)
 {
 	new_jobs = NULL;
-	n_new_jobs = max_new_jobs = 0;
 }
+
 MojobClock	mojob_clock = {false, 0, 0};
 
 /* Values of mojob.settings that a new job needs. */
