@@ -50,8 +50,6 @@ static int	maxevents = 0;
 /* The acting user of the last event, shared by the events that follow. */
 static char *last_actor = NULL;
 
-/* True while mojob itself writes mojob.job_event. */
-bool		mojob_history_writing = false;
 
 static MojobPlan insert_plan;
 
@@ -69,7 +67,6 @@ mojob_history_xact_end(void)
 	nevents = 0;
 	maxevents = 0;
 	last_actor = NULL;
-	mojob_history_writing = false;
 }
 
 /* Drop the events of an aborted subtransaction and of those inside it. */
@@ -78,7 +75,6 @@ mojob_history_subxact_abort(SubTransactionId subid)
 {
 	while (nevents > 0 && events[nevents - 1].subid >= subid)
 		nevents--;
-	mojob_history_writing = false;
 }
 
 /*
@@ -216,21 +212,13 @@ mojob_history_flush(void)
 	/* The rows are taken: a failure below aborts the statement anyway. */
 	nevents = 0;
 
+	/* As the tables' owner: mojob_internal_guard lets it through. */
 	mojob_spi_connect_owner();
-	mojob_history_writing = true;
-	PG_TRY();
-	{
-		ret = SPI_execute_plan(mojob_plan(&insert_plan, sql, 7, argtypes),
-							   args, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "writing mojob.job_event failed: %s",
-				 SPI_result_code_string(ret));
-	}
-	PG_FINALLY();
-	{
-		mojob_history_writing = false;
-	}
-	PG_END_TRY();
+	ret = SPI_execute_plan(mojob_plan(&insert_plan, sql, 7, argtypes),
+						   args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "writing mojob.job_event failed: %s",
+			 SPI_result_code_string(ret));
 	mojob_spi_finish();
 }
 
@@ -254,7 +242,7 @@ mojob_internal_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("mojob_internal_guard must be fired BEFORE ... FOR EACH STATEMENT")));
 
-	if (mojob_history_writing || mojob_is_privileged(RelationGetRelid(trigdata->tg_relation)))
+	if (mojob_is_privileged(RelationGetRelid(trigdata->tg_relation)))
 		return PointerGetDatum(NULL);
 	table = RelationGetRelationName(trigdata->tg_relation);
 	if (strcmp(table, "job_event") == 0)

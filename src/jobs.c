@@ -55,26 +55,6 @@ typedef struct NewJob
 	Datum		properties;
 } NewJob;
 
-/* Refuse resource ids that do not exist (MJ404) before anything is written. */
-static void
-check_resources_exist(ArrayType *resources)
-{
-	static MojobPlan plan;
-	static const char *sql =
-		"SELECT r.id FROM pg_catalog.unnest($1) AS r(id) "
-		"WHERE NOT EXISTS (SELECT FROM mojob.resource s WHERE s.id = r.id) LIMIT 1";
-	Oid			argtypes[1] = {INT8ARRAYOID};
-	Datum		args[1] = {PointerGetDatum(resources)};
-	bool		isnull;
-
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "checking resources failed");
-	if (SPI_processed > 0)
-		mojob_not_found("resource",
-						DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 1, &isnull)));
-}
-
 static Datum
 create_job(NewJob *j)
 {
@@ -133,9 +113,12 @@ create_job(NewJob *j)
 	args[7] = j->priority;
 	args[8] = j->properties;
 
+	/*
+	 * An unknown resource is refused (MJ404) by the node trigger, which
+	 * checks a draft's resources and locks a holding job's: the statement
+	 * fails and nothing is written.
+	 */
 	mojob_spi_connect();
-	if (j->resources)
-		check_resources_exist(j->resources);
 	if (SPI_execute_plan(mojob_plan(&insert_plan, insert_sql, 9, argtypes),
 						 args, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)

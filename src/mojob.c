@@ -40,6 +40,8 @@ static bool catalog_valid = false;
 
 static MojobJobAttrs job_attrs;
 static Oid	job_attrs_rel = InvalidOid;
+static MojobNodeAttrs node_attrs;
+static Oid	node_attrs_rel = InvalidOid;
 
 void		_PG_init(void);
 
@@ -55,6 +57,8 @@ invalidate_rel_cache(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == job_attrs_rel)
 		job_attrs_rel = InvalidOid;
+	if (relid == InvalidOid || relid == node_attrs_rel)
+		node_attrs_rel = InvalidOid;
 	if (relid == InvalidOid || relid == catalog.job_rel)
 		catalog_valid = false;
 }
@@ -218,7 +222,7 @@ mojob_state_datum(MojobState state)
 }
 
 static AttrNumber
-job_attnum(TupleDesc desc, const char *name)
+attnum_of(TupleDesc desc, const char *name)
 {
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -227,7 +231,7 @@ job_attnum(TupleDesc desc, const char *name)
 		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
 			return att->attnum;
 	}
-	elog(ERROR, "mojob.job has no column \"%s\"", name);
+	elog(ERROR, "mojob has no column \"%s\"", name);
 	pg_unreachable();
 }
 
@@ -239,30 +243,51 @@ mojob_job_attrs(Relation rel)
 	{
 		TupleDesc	d = RelationGetDescr(rel);
 
-		job_attrs.id = job_attnum(d, "id");
-		job_attrs.code = job_attnum(d, "code");
-		job_attrs.name = job_attnum(d, "name");
-		job_attrs.description = job_attnum(d, "description");
-		job_attrs.priority = job_attnum(d, "priority");
-		job_attrs.state = job_attnum(d, "state");
-		job_attrs.pre_roll_start = job_attnum(d, "pre_roll_start");
-		job_attrs.start_at = job_attnum(d, "start_at");
-		job_attrs.end_at = job_attnum(d, "end_at");
-		job_attrs.post_roll_end = job_attnum(d, "post_roll_end");
-		job_attrs.canceled_at = job_attnum(d, "canceled_at");
-		job_attrs.cancel_reason = job_attnum(d, "cancel_reason");
-		job_attrs.owner = job_attnum(d, "owner");
-		job_attrs.properties = job_attnum(d, "properties");
-		job_attrs.version = job_attnum(d, "version");
-		job_attrs.created_at = job_attnum(d, "created_at");
-		job_attrs.created_by = job_attnum(d, "created_by");
-		job_attrs.updated_at = job_attnum(d, "updated_at");
-		job_attrs.locked_by = job_attnum(d, "locked_by");
-		job_attrs.locked_until = job_attnum(d, "locked_until");
-		job_attrs.recurrence_id = job_attnum(d, "recurrence_id");
+		job_attrs.id = attnum_of(d, "id");
+		job_attrs.code = attnum_of(d, "code");
+		job_attrs.name = attnum_of(d, "name");
+		job_attrs.description = attnum_of(d, "description");
+		job_attrs.priority = attnum_of(d, "priority");
+		job_attrs.state = attnum_of(d, "state");
+		job_attrs.pre_roll_start = attnum_of(d, "pre_roll_start");
+		job_attrs.start_at = attnum_of(d, "start_at");
+		job_attrs.end_at = attnum_of(d, "end_at");
+		job_attrs.post_roll_end = attnum_of(d, "post_roll_end");
+		job_attrs.canceled_at = attnum_of(d, "canceled_at");
+		job_attrs.cancel_reason = attnum_of(d, "cancel_reason");
+		job_attrs.owner = attnum_of(d, "owner");
+		job_attrs.properties = attnum_of(d, "properties");
+		job_attrs.version = attnum_of(d, "version");
+		job_attrs.created_at = attnum_of(d, "created_at");
+		job_attrs.created_by = attnum_of(d, "created_by");
+		job_attrs.updated_at = attnum_of(d, "updated_at");
+		job_attrs.locked_by = attnum_of(d, "locked_by");
+		job_attrs.locked_until = attnum_of(d, "locked_until");
+		job_attrs.recurrence_id = attnum_of(d, "recurrence_id");
 		job_attrs_rel = RelationGetRelid(rel);
 	}
 	return &job_attrs;
+}
+
+/* Column numbers of mojob.job_resource, cached until the table changes. */
+const MojobNodeAttrs *
+mojob_node_attrs(Relation rel)
+{
+	if (node_attrs_rel != RelationGetRelid(rel))
+	{
+		TupleDesc	d = RelationGetDescr(rel);
+
+		node_attrs.id = attnum_of(d, "id");
+		node_attrs.job_id = attnum_of(d, "job_id");
+		node_attrs.resource_id = attnum_of(d, "resource_id");
+		node_attrs.pool_id = attnum_of(d, "pool_id");
+		node_attrs.amount = attnum_of(d, "amount");
+		node_attrs.required_capabilities = attnum_of(d, "required_capabilities");
+		node_attrs.held_from = attnum_of(d, "held_from");
+		node_attrs.held_until = attnum_of(d, "held_until");
+		node_attrs_rel = RelationGetRelid(rel);
+	}
+	return &node_attrs;
 }
 
 /*

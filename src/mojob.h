@@ -138,6 +138,21 @@ typedef struct MojobJobAttrs
 
 extern const MojobJobAttrs *mojob_job_attrs(Relation rel);
 
+/* Column numbers of mojob.job_resource, looked up by name. */
+typedef struct MojobNodeAttrs
+{
+	AttrNumber	id,
+				job_id,
+				resource_id,
+				pool_id,
+				amount,
+				required_capabilities,
+				held_from,
+				held_until;
+} MojobNodeAttrs;
+
+extern const MojobNodeAttrs *mojob_node_attrs(Relation rel);
+
 /* ---------------------------------------------------------------------
  * Backend-wide helpers (mojob.c)
  * ---------------------------------------------------------------------
@@ -231,7 +246,6 @@ extern void mojob_history_flush(void);
 extern bool mojob_history_pending(void);
 extern void mojob_history_xact_end(void);
 extern void mojob_history_subxact_abort(SubTransactionId subid);
-extern bool mojob_history_writing;
 
 /* ---------------------------------------------------------------------
  * Job codes (job_code.c)

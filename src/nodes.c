@@ -160,31 +160,33 @@ touch_job(int64 job_id, bool restore)
 	return j;
 }
 
+/* A node row, taken apart once. */
 static NodeRow
-read_node(HeapTuple tuple, TupleDesc desc)
+read_node(HeapTuple tuple, Relation rel)
 {
+	const MojobNodeAttrs *a = mojob_node_attrs(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum	   *v = palloc(sizeof(Datum) * desc->natts);
+	bool	   *isnull = palloc(sizeof(bool) * desc->natts);
 	NodeRow		n;
-	bool		isnull;
-	Datum		d;
 
-	n.id = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "id"), desc, &isnull));
-	n.job_id = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "job_id"), desc, &isnull));
-	d = heap_getattr(tuple, SPI_fnumber(desc, "resource_id"), desc, &isnull);
-	n.has_resource = !isnull;
-	n.resource_id = isnull ? 0 : DatumGetInt64(d);
-	d = heap_getattr(tuple, SPI_fnumber(desc, "pool_id"), desc, &isnull);
-	n.has_pool = !isnull;
-	n.pool_id = isnull ? 0 : DatumGetInt64(d);
-	d = heap_getattr(tuple, SPI_fnumber(desc, "amount"), desc, &isnull);
-	n.amount = isnull ? int64_to_numeric(0) : DatumGetNumeric(d);
-	d = heap_getattr(tuple, SPI_fnumber(desc, "required_capabilities"), desc, &isnull);
-	n.caps = isnull ? (Datum) 0 : d;
-	d = heap_getattr(tuple, SPI_fnumber(desc, "held_from"), desc, &isnull);
-	n.has_from = !isnull;
-	n.held_from = isnull ? 0 : DatumGetTimestampTz(d);
-	d = heap_getattr(tuple, SPI_fnumber(desc, "held_until"), desc, &isnull);
-	n.has_until = !isnull;
-	n.held_until = isnull ? 0 : DatumGetTimestampTz(d);
+	heap_deform_tuple(tuple, desc, v, isnull);
+#define COL(att)	(v[(att) - 1])
+#define NUL(att)	(isnull[(att) - 1])
+	n.id = DatumGetInt64(COL(a->id));
+	n.job_id = DatumGetInt64(COL(a->job_id));
+	n.has_resource = !NUL(a->resource_id);
+	n.resource_id = n.has_resource ? DatumGetInt64(COL(a->resource_id)) : 0;
+	n.has_pool = !NUL(a->pool_id);
+	n.pool_id = n.has_pool ? DatumGetInt64(COL(a->pool_id)) : 0;
+	n.amount = NUL(a->amount) ? int64_to_numeric(0) : DatumGetNumeric(COL(a->amount));
+	n.caps = NUL(a->required_capabilities) ? (Datum) 0 : COL(a->required_capabilities);
+	n.has_from = !NUL(a->held_from);
+	n.held_from = n.has_from ? DatumGetTimestampTz(COL(a->held_from)) : 0;
+	n.has_until = !NUL(a->held_until);
+	n.held_until = n.has_until ? DatumGetTimestampTz(COL(a->held_until)) : 0;
+#undef COL
+#undef NUL
 	return n;
 }
 
@@ -333,8 +335,7 @@ num_gt(Numeric a, Numeric b)
 static HeapTuple
 node_insert(TriggerData *td, bool privileged)
 {
-	TupleDesc	desc = RelationGetDescr(td->tg_relation);
-	NodeRow		n = read_node(td->tg_trigtuple, desc);
+	NodeRow		n = read_node(td->tg_trigtuple, td->tg_relation);
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	/*
 	 * A restore (the owner's plain INSERT, acting as itself: no mojob.actor)
@@ -379,9 +380,8 @@ node_insert(TriggerData *td, bool privileged)
 static HeapTuple
 node_update(TriggerData *td)
 {
-	TupleDesc	desc = RelationGetDescr(td->tg_relation);
-	NodeRow		o = read_node(td->tg_trigtuple, desc);
-	NodeRow		n = read_node(td->tg_newtuple, desc);
+	NodeRow		o = read_node(td->tg_trigtuple, td->tg_relation);
+	NodeRow		n = read_node(td->tg_newtuple, td->tg_relation);
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	JobHead		j;
 	bool		resource_changed;
@@ -443,8 +443,7 @@ node_update(TriggerData *td)
 static HeapTuple
 node_delete(TriggerData *td)
 {
-	TupleDesc	desc = RelationGetDescr(td->tg_relation);
-	NodeRow		o = read_node(td->tg_trigtuple, desc);
+	NodeRow		o = read_node(td->tg_trigtuple, td->tg_relation);
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	JobHead		j = touch_job(o.job_id, false);
 
