@@ -661,6 +661,18 @@ AS 'MODULE_PATHNAME', 'mojob_board_states';
 COMMENT ON FUNCTION mojob.board_states(text) IS
     'The states shown in an ops board column (active, upcoming, completed), from the C state table';
 
+CREATE FUNCTION mojob.action_states(action text) RETURNS mojob.job_state[]
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mojob_action_states';
+COMMENT ON FUNCTION mojob.action_states(text) IS
+    'The states in which an ops board action (edit, delete, reserve, confirm, unconfirm, start, stop, cancel) is open, from the C state table';
+
+CREATE FUNCTION mojob.acting_user() RETURNS text
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mojob_acting_user';
+COMMENT ON FUNCTION mojob.acting_user() IS
+    'The acting user: the setting mojob.actor, else session_user';
+
 CREATE FUNCTION mojob.job_actions(state mojob.job_state, start_at timestamptz, unresolved boolean,
                                   unavailable boolean, locked_by text, locked_until timestamptz,
                                   OUT can_edit boolean, OUT can_delete boolean,
@@ -766,33 +778,48 @@ CREATE VIEW mojob.ops_board AS
            j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
            j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
            j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
-           (x.a).can_edit, (x.a).can_delete, (x.a).can_reserve, (x.a).can_confirm,
-           (x.a).can_unconfirm, (x.a).can_start, (x.a).can_stop, (x.a).can_cancel
+           -- The rules of mojob.job_actions, written out so that each is an
+           -- array test against a constant the planner folds from the C
+           -- tables (mojob.action_states), and the two node probes run only
+           -- for the jobs whose state allows the action.  30_views.sql checks
+           -- that the flags equal mojob.job_actions for every job.
+           j.state = ANY (mojob.action_states('edit')) AND NOT j.locked_other AS can_edit,
+           j.state = ANY (mojob.action_states('delete')) AND NOT j.locked_other AS can_delete,
+           j.state = ANY (mojob.action_states('reserve')) AND NOT j.locked_other
+               AND NOT EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
+                               WHERE n.job_id = j.id AND NOT r.enabled
+                               OFFSET 0) AS can_reserve,     -- OFFSET 0: a probe per job, never a hash of all nodes
+           j.state = ANY (mojob.action_states('confirm')) AND NOT j.locked_other
+               AND NOT EXISTS (SELECT FROM mojob.job_resource n
+                               WHERE n.job_id = j.id AND n.resource_id IS NULL
+                               OFFSET 0) AS can_confirm,
+           j.state = ANY (mojob.action_states('unconfirm')) AND NOT j.locked_other AS can_unconfirm,
+           j.state = ANY (mojob.action_states('start')) AND NOT j.locked_other AS can_start,
+           j.state = ANY (mojob.action_states('stop')) AND NOT j.locked_other
+               AND j.start_at < now() AS can_stop,
+           j.state = ANY (mojob.action_states('cancel')) AND NOT j.locked_other AS can_cancel
     FROM (
-        SELECT 'active'::text AS board, 1 AS board_order, j.* FROM mojob.job j
+        -- k_asc and k_desc: each board's order as plain columns (active by
+        -- end, upcoming by start, completed newest first).
+        SELECT 'active'::text AS board, 1 AS board_order, j.end_at AS k_asc, NULL::timestamptz AS k_desc,
+               coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false) AS locked_other,
+               j.*
+        FROM mojob.job j
         WHERE j.state = ANY (mojob.board_states('active'))
         UNION ALL
-        SELECT 'upcoming', 2, j.* FROM mojob.job j
+        SELECT 'upcoming', 2, j.start_at, NULL,
+               coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false),
+               j.*
+        FROM mojob.job j
         WHERE j.state = ANY (mojob.board_states('upcoming'))
         UNION ALL
-        SELECT 'completed', 3, j.* FROM mojob.job j
+        SELECT 'completed', 3, NULL, j.end_at,
+               coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false),
+               j.*
+        FROM mojob.job j
         WHERE j.state = ANY (mojob.board_states('completed'))
     ) j
-    -- One call per job (OFFSET 0 keeps the planner from repeating it per flag).
-    CROSS JOIN LATERAL (
-        SELECT mojob.job_actions(
-            j.state, j.start_at,
-            j.state = 'tentative' AND EXISTS (SELECT FROM mojob.job_resource n
-                                              WHERE n.job_id = j.id AND n.resource_id IS NULL),
-            j.state = 'draft' AND EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
-                                          WHERE n.job_id = j.id AND NOT r.enabled),
-            j.locked_by, j.locked_until) AS a
-        OFFSET 0) x
-    ORDER BY j.board_order,
-             CASE WHEN j.board = 'active' THEN j.end_at END,
-             CASE WHEN j.board = 'upcoming' THEN j.start_at END,
-             CASE WHEN j.board = 'completed' THEN j.end_at END DESC,
-             j.id;
+    ORDER BY j.board_order, j.k_asc, j.k_desc DESC, j.id;
 COMMENT ON VIEW mojob.ops_board IS
     'The Ops Board: active jobs by end, upcoming by start, completed newest first; with what each job allows now';
 

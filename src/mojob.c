@@ -313,6 +313,14 @@ mojob_actor(void)
 	return session_name;
 }
 
+/* mojob.acting_user(): mojob.actor, else session_user. */
+PG_FUNCTION_INFO_V1(mojob_acting_user);
+Datum
+mojob_acting_user(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(mojob_actor()));
+}
+
 /* Has an application named the acting user (mojob.actor)? */
 bool
 mojob_actor_is_set(void)

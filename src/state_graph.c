@@ -25,6 +25,7 @@ PG_FUNCTION_INFO_V1(mojob_state_color);
 PG_FUNCTION_INFO_V1(mojob_state_board);
 PG_FUNCTION_INFO_V1(mojob_board_states);
 PG_FUNCTION_INFO_V1(mojob_job_actions);
+PG_FUNCTION_INFO_V1(mojob_action_states);
 
 /* Per-state rules, indexed by MojobState (DESIGN.md section 1). */
 const MojobStateInfo mojob_states[MJ_NUM_STATES] = {
@@ -230,6 +231,56 @@ mojob_board_states(PG_FUNCTION_ARGS)
 				 errmsg("there is no ops board column \"%s\"", board),
 				 errdetail("The columns are active, upcoming and completed."),
 				 errhint("Pass active, upcoming or completed.")));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, c->state_type, 4, true, TYPALIGN_INT));
+}
+
+/*
+ * mojob.action_states(action) -> job_state[]: the states in which an action
+ * of the ops board may be taken, as far as the state decides: edit (the
+ * state allows some edit), delete, and the user edges reserve, confirm,
+ * unconfirm, start, stop and cancel.  IMMUTABLE, so the planner folds it
+ * into a constant: mojob.ops_board tests each job's state against it at
+ * the cost of an array comparison.
+ */
+Datum
+mojob_action_states(PG_FUNCTION_ARGS)
+{
+	static const char *const actions[] = {"edit", "delete", "reserve", "confirm", "unconfirm",
+	"start", "stop", "cancel"};
+	char	   *action;
+	Datum		elems[MJ_NUM_STATES];
+	int			n = 0;
+	bool		known = false;
+	const MojobCatalog *c = mojob_catalog();
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("action must not be null"),
+				 errdetail("The function was called with action => NULL."),
+				 errhint("Pass edit, delete, reserve, confirm, unconfirm, start, stop or cancel.")));
+	action = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	for (int i = 0; i < (int) lengthof(actions); i++)
+		known = known || strcmp(actions[i], action) == 0;
+	if (!known)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("there is no ops board action \"%s\"", action),
+				 errdetail("The actions are edit, delete, reserve, confirm, unconfirm, start, stop and cancel."),
+				 errhint("Pass one of them.")));
+	for (int s = 0; s < MJ_NUM_STATES; s++)
+	{
+		bool		can;
+
+		if (strcmp(action, "edit") == 0)
+			can = mojob_states[s].edit != MJ_EDIT_NOTHING;
+		else if (strcmp(action, "delete") == 0)
+			can = mojob_states[s].deletable;
+		else
+			can = mojob_find_action((MojobState) s, action) != NULL;
+		if (can)
+			elems[n++] = ObjectIdGetDatum(c->state_oid[s]);
+	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, c->state_type, 4, true, TYPALIGN_INT));
 }
 

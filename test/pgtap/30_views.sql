@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(52);
+SELECT plan(62);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -249,6 +249,25 @@ $$;
 SELECT is_empty($$ SELECT * FROM pg_temp.flags_vs_calls() $$,
     'on every job of the board, each action flag is true exactly when the call succeeds now');
 
+-- The board's flags are mojob.job_actions written out in SQL (for speed):
+-- the jobs where the two disagree, as the acting user sees them now.
+CREATE FUNCTION pg_temp.board_vs_actions() RETURNS SETOF text
+LANGUAGE sql AS $$
+    SELECT b.name FROM mojob.ops_board b
+    CROSS JOIN LATERAL mojob.job_actions(
+        b.state, b.start_at,
+        EXISTS (SELECT FROM mojob.job_resource n WHERE n.job_id = b.id AND n.resource_id IS NULL),
+        EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
+                WHERE n.job_id = b.id AND NOT r.enabled),
+        b.locked_by, b.locked_until) a
+    WHERE (b.can_edit, b.can_delete, b.can_reserve, b.can_confirm, b.can_unconfirm, b.can_start,
+           b.can_stop, b.can_cancel)
+          IS DISTINCT FROM (a.can_edit, a.can_delete, a.can_reserve, a.can_confirm, a.can_unconfirm,
+                            a.can_start, a.can_stop, a.can_cancel)
+$$;
+SELECT is_empty($$ SELECT pg_temp.board_vs_actions() $$,
+    'every job''s flags on the board equal mojob.job_actions for it');
+
 -- Another user's lock: nothing is allowed; the holder keeps every action.
 SET mojob.actor = 'alice';
 DO $$ BEGIN PERFORM mojob.lock_job(pg_temp.j('up-draft')); PERFORM mojob.lock_job(pg_temp.j('up-conf')); END $$;
@@ -259,6 +278,8 @@ SELECT is(pg_temp.flags('up-conf'), '',
     'every flag is false on a confirmed job while another user holds its lock');
 SELECT is_empty($$ SELECT * FROM pg_temp.flags_vs_calls() $$,
     'with the locks held by another user, each flag is still true exactly when the call succeeds');
+SELECT is_empty($$ SELECT pg_temp.board_vs_actions() $$,
+    'with the locks held by another user, the board''s flags still equal mojob.job_actions');
 SET mojob.actor = 'alice';
 SELECT is(pg_temp.flags('up-conf'), 'edit unconfirm start cancel',
     'the lock holder sees every action the state allows');
@@ -341,6 +362,31 @@ SELECT is((SELECT can_reserve FROM mojob.ops_board WHERE id = :retired_job), fal
     'can_reserve is false for a draft whose resource is disabled');
 SELECT throws_ok(format('SELECT mojob.reserve(%s)', :retired_job), 'MJ006', NULL,
     'and reserve refuses it, as the flag said');
+SELECT is_empty($$ SELECT pg_temp.board_vs_actions() $$,
+    'with a disabled resource and a resolved pool node, the board''s flags equal mojob.job_actions');
+
+-- mojob.action_states: the states the C tables open each action in.
+SELECT is(mojob.action_states('edit')::text, '{draft,tentative,confirmed,running,completed}',
+    'action_states(edit): every state but canceled allows some edit');
+SELECT is(mojob.action_states('delete')::text, '{draft,completed,canceled}',
+    'action_states(delete): draft, completed and canceled jobs may be deleted');
+SELECT is_empty($$
+    SELECT a FROM unnest(ARRAY['reserve', 'confirm', 'unconfirm', 'start', 'stop', 'cancel']) a
+    WHERE mojob.action_states(a)::text[] IS DISTINCT FROM
+          (SELECT array_agg(DISTINCT t.from_state ORDER BY t.from_state)::text[]
+           FROM mojob.state_transitions t
+           WHERE t.cause = 'user' AND t.function LIKE 'mojob.' || a || '(%') $$,
+    'action_states of each function is the from-states of its user edges in mojob.state_transitions');
+SELECT throws_ok($$ SELECT mojob.action_states('launch') $$, '22023',
+    'there is no ops board action "launch"', 'action_states refuses an unknown action (22023)');
+SELECT throws_ok($$ SELECT mojob.action_states(NULL) $$, '22023',
+    'action must not be null', 'action_states refuses NULL (22023)');
+
+-- mojob.acting_user: mojob.actor, else session_user.
+SET mojob.actor = 'carol';
+SELECT is(mojob.acting_user(), 'carol', 'acting_user() is mojob.actor when it is set');
+RESET mojob.actor;
+SELECT is(mojob.acting_user(), session_user::text, 'acting_user() is session_user otherwise');
 
 SELECT * FROM finish();
 ROLLBACK;

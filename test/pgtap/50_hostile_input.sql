@@ -185,6 +185,7 @@ INSERT INTO arg_value VALUES
     ('*', 'pattern', quote_literal('JOB-{seq}')),
     ('*', 'seq', '1'),
     ('*', 'board', quote_literal('active')),
+    ('*', 'action', quote_literal('edit')),
     ('*', 'unresolved', 'false'),
     ('*', 'unavailable', 'false'),
     ('*', 'locked_by', quote_literal('someone'));

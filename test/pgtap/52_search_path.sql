@@ -369,7 +369,8 @@ INSERT INTO read_query VALUES
                                  CROSS JOIN LATERAL mojob.resource_usage(r.id, pg_catalog.tstzrange(%L, %L)) u$q$,
                               :'b18', :'b1')),
     ('helpers', format($q$SELECT pg_catalog.concat_ws(' | ', mojob.state_color('running'),
-                              mojob.state_board('confirmed'), mojob.board_states('upcoming'), mojob.xml_text('<a & "b">'),
+                              mojob.state_board('confirmed'), mojob.board_states('upcoming'), mojob.action_states('cancel'),
+                              mojob.acting_user(), mojob.xml_text('<a & "b">'),
                               (SELECT pg_catalog.array_agg(g) FROM mojob.state_graph() g),
                               (SELECT pg_catalog.array_agg(x) FROM mojob.timeline_scale(pg_catalog.tstzrange(%L, %L), 72) x))$q$,
                        :'b18', :'b23'));
