@@ -23,14 +23,24 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_operator_d.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rangetypes.h"
@@ -52,7 +62,7 @@ typedef struct Hold
 	TimestampTz hi;
 	Numeric		amount;
 	int64		job_id;
-	char	   *code;
+	char	   *code;			/* NULL until fill_codes() */
 } Hold;
 
 /* What a sweep found. */
@@ -180,59 +190,195 @@ sweep(Hold *holds, int n, TimestampTz lo, TimestampTz hi,
 
 /*
  * The holding bookings of a resource that overlap [lo, hi), but those of
- * job exclude_job, as seen by snapshot (InvalidSnapshot: the current one).
- * Allocated in the caller's memory context.
+ * job exclude_job, as seen by snapshot (InvalidSnapshot: the active one).
+ * Allocated in the caller's memory context; codes are left NULL
+ * (fill_codes reads them when a refusal names the jobs).
+ *
+ * mojob.booking is read through its GiST index directly, not through SPI:
+ * this runs for every resource of every reservation.  The scan takes the
+ * same locks, predicate locks (SERIALIZABLE) and visibility rules as an
+ * index scan in a query.  A booking whose window ends after the start of
+ * the transaction holds whatever its job's state (a completed job's
+ * bookings end at its post-roll); only one that ended before needs its
+ * job's state, read with SPI, in one query for all of them.
  */
+static RangeType *window_range(TimestampTz lo, TimestampTz hi);
+
 static Hold *
 read_holds(int64 resource, TimestampTz lo, TimestampTz hi, int64 exclude_job,
 		   Snapshot snapshot, int *nholds)
 {
-	static MojobPlan plan;
-	static const char *sql =
-		"SELECT lower(b.held), upper(b.held), b.amount, b.job_id, j.code "
-		"FROM mojob.booking b JOIN mojob.job j ON j.id = b.job_id "
-		"WHERE b.resource_id = $1 AND b.held && tstzrange($2, $3) AND b.job_id <> $4 "
-		"AND (j.state <> 'completed' OR j.post_roll_end > $5)";
-	Oid			argtypes[5] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, TIMESTAMPTZOID};
-	Datum		args[5];
-	MemoryContext caller = CurrentMemoryContext;
-	SPIPlanPtr	p;
-	int			ret;
+	const MojobCatalog *c = mojob_catalog();
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TypeCacheEntry *rangetype = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
+	RangeType  *window;
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData keys[2];
 	Hold	   *holds;
+	int			n = 0;
+	int			max = 16;
+	int			npast = 0;
 
-	args[0] = Int64GetDatum(resource);
-	args[1] = TimestampTzGetDatum(lo);
-	args[2] = TimestampTzGetDatum(hi);
-	args[3] = Int64GetDatum(exclude_job);
-	args[4] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-
-	mojob_spi_connect_owner();
-	p = mojob_plan(&plan, sql, 5, argtypes);
-	if (snapshot != InvalidSnapshot)
-		ret = SPI_execute_snapshot(p, args, NULL, snapshot, InvalidSnapshot, true, false, 0);
-	else
-		ret = SPI_execute_plan(p, args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading mojob.booking failed: %s", SPI_result_code_string(ret));
-
-	holds = MemoryContextAlloc(caller, sizeof(Hold) * (SPI_processed + 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
+	if (lo >= hi)
 	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-
-		holds[i].lo = DatumGetTimestampTz(SPI_getbinval(row, desc, 1, &isnull));
-		holds[i].hi = DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull));
-		holds[i].amount = DatumGetNumericCopy(SPI_getbinval(row, desc, 3, &isnull));
-		holds[i].job_id = DatumGetInt64(SPI_getbinval(row, desc, 4, &isnull));
-		holds[i].code = TextDatumGetCString(SPI_getbinval(row, desc, 5, &isnull));
-		MemoryContextSwitchTo(spi);
+		*nholds = 0;
+		return palloc(sizeof(Hold));
 	}
-	*nholds = (int) SPI_processed;
-	mojob_spi_finish();
+	snapshot = RegisterSnapshot(snapshot == InvalidSnapshot ? GetActiveSnapshot() : snapshot);
+	window = window_range(lo, hi);
+
+	heap = table_open(c->booking_rel, AccessShareLock);
+	index = index_open(c->booking_held, AccessShareLock);
+	ScanKeyEntryInitialize(&keys[0], 0, 1,
+						   get_op_opfamily_strategy(lookup_type_cache(INT8OID, TYPECACHE_EQ_OPR)->eq_opr,
+													index->rd_opfamily[0]),
+						   INT8OID, InvalidOid, F_INT8EQ, Int64GetDatum(resource));
+	ScanKeyEntryInitialize(&keys[1], 0, 2,
+						   get_op_opfamily_strategy(OID_RANGE_OVERLAP_OP, index->rd_opfamily[1]),
+						   ANYRANGEOID, InvalidOid, F_RANGE_OVERLAPS, RangeTypePGetDatum(window));
+	if (keys[0].sk_strategy == InvalidStrategy || keys[1].sk_strategy == InvalidStrategy)
+		elog(ERROR, "index mojob.booking_resource_held does not support = on resource_id and && on held");
+
+	holds = palloc(sizeof(Hold) * max);
+	slot = table_slot_create(heap, NULL);
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(heap, index, snapshot, NULL, 2, 0);
+#else
+	scan = index_beginscan(heap, index, snapshot, 2, 0);
+#endif
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		RangeType  *held;
+		RangeBound	blo,
+					bhi;
+		bool		empty;
+		int64		job_id;
+
+		/* The index answers exactly; checked again all the same. */
+		if (DatumGetInt64(slot_getattr(slot, 3, &isnull)) != resource)
+			continue;
+		job_id = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+		if (job_id == exclude_job)
+			continue;
+		held = DatumGetRangeTypeP(slot_getattr(slot, 4, &isnull));
+		range_deserialize(rangetype, held, &blo, &bhi, &empty);
+		if (empty || blo.infinite || bhi.infinite)
+			elog(ERROR, "mojob.booking holds an empty or unbounded window for job " INT64_FORMAT, job_id);
+		if (DatumGetTimestampTz(blo.val) >= hi || DatumGetTimestampTz(bhi.val) <= lo)
+			continue;
+		if (n == max)
+		{
+			max *= 2;
+			holds = repalloc(holds, sizeof(Hold) * max);
+		}
+		holds[n].lo = DatumGetTimestampTz(blo.val);
+		holds[n].hi = DatumGetTimestampTz(bhi.val);
+		holds[n].amount = DatumGetNumericCopy(slot_getattr(slot, 5, &isnull));
+		holds[n].job_id = job_id;
+		holds[n].code = NULL;
+		if (holds[n].hi <= now)
+			npast++;
+		n++;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+
+	/* Bookings that ended before now: drop those of completed jobs. */
+	if (npast > 0)
+	{
+		static MojobPlan plan;
+		static const char *sql =
+			"SELECT id FROM mojob.job WHERE id = ANY ($1) AND state = 'completed' AND post_roll_end <= $2";
+		Oid			argtypes[2] = {INT8ARRAYOID, TIMESTAMPTZOID};
+		Datum	   *ids = palloc(sizeof(Datum) * npast);
+		Datum		args[2];
+		int			k = 0;
+
+		for (int i = 0; i < n; i++)
+			if (holds[i].hi <= now)
+				ids[k++] = Int64GetDatum(holds[i].job_id);
+		args[0] = PointerGetDatum(construct_array(ids, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		args[1] = TimestampTzGetDatum(now);
+		mojob_spi_connect_owner();
+		if (SPI_execute_snapshot(mojob_plan(&plan, sql, 2, argtypes), args, NULL,
+								 snapshot, InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading mojob.job failed");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		done = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+			int			keep = 0;
+
+			for (int i = 0; i < n; i++)
+				if (!(holds[i].job_id == done && holds[i].hi <= now))
+					holds[keep++] = holds[i];
+			n = keep;
+		}
+		mojob_spi_finish();
+	}
+	UnregisterSnapshot(snapshot);
+	*nholds = n;
 	return holds;
+}
+
+/*
+ * The codes of the holds' jobs, for a refusal: read once, for all of them,
+ * with a fresh snapshot (the jobs are locked or committed by now).  A job
+ * that cannot be read is named by its id.
+ */
+static void
+fill_codes(Hold *holds, int n)
+{
+	static MojobPlan plan;
+	static const char *sql = "SELECT id, code FROM mojob.job WHERE id = ANY ($1)";
+	Oid			argtypes[1] = {INT8OID};
+	MemoryContext caller = CurrentMemoryContext;
+	Datum	   *ids;
+	Datum		args[1];
+
+	if (n == 0)
+		return;
+	argtypes[0] = INT8ARRAYOID;
+	ids = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		ids[i] = Int64GetDatum(holds[i].job_id);
+	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	mojob_spi_connect_owner();
+	CommandCounterIncrement();
+	if (SPI_execute_snapshot(mojob_plan(&plan, sql, 1, argtypes), args, NULL,
+							 GetLatestSnapshot(), InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.job failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *code = NULL;
+
+		for (int i = 0; i < n; i++)
+			if (holds[i].job_id == id)
+			{
+				if (code == NULL)
+				{
+					MemoryContext spi = MemoryContextSwitchTo(caller);
+
+					code = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+					MemoryContextSwitchTo(spi);
+				}
+				holds[i].code = code;
+			}
+	}
+	mojob_spi_finish();
+	for (int i = 0; i < n; i++)
+		if (holds[i].code == NULL)
+			holds[i].code = psprintf("#" INT64_FORMAT, holds[i].job_id);
 }
 
 /*
@@ -323,6 +469,7 @@ codes_in(Hold *holds, int n, const SweepResult *s)
 			appendStringInfoString(&buf, ", ...");
 			break;
 		}
+		Assert(holds[i].code != NULL);	/* fill_codes() first */
 		appendStringInfo(&buf, "%s%s", shown ? ", " : "", holds[i].code);
 		shown++;
 	}
@@ -393,6 +540,7 @@ mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
 	s = sweep_with_new(r, holds, n, lo, hi, amount);
 	if (!s.exceeded)
 		return;
+	fill_codes(holds, n);
 
 	/*
 	 * In REPEATABLE READ and SERIALIZABLE, a booking that our snapshot
@@ -440,49 +588,125 @@ mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Bookings are written directly (heap and index), not through SPI: every
+ * reservation writes one per node.  mojob.booking has no trigger but the
+ * internal guard (which lets mojob through) and no constraint the callers
+ * do not already ensure (lo < hi, no NULL).  Every write is followed by
+ * CommandCounterIncrement(), so that the checks of the next node or job in
+ * the same statement see it, as they would after an SPI statement.
+ */
+
+/* The window [lo, hi) as a tstzrange. */
+static RangeType *
+window_range(TimestampTz lo, TimestampTz hi)
+{
+	TypeCacheEntry *rangetype = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
+	RangeBound	l = {0},
+				u = {0};
+
+	l.val = TimestampTzGetDatum(lo);
+	l.infinite = TIMESTAMP_IS_NOBEGIN(lo);
+	l.inclusive = !l.infinite;
+	l.lower = true;
+	u.val = TimestampTzGetDatum(hi);
+	u.infinite = TIMESTAMP_IS_NOEND(hi);
+	u.inclusive = false;
+	u.lower = false;
+#if PG_VERSION_NUM >= 160000
+	return make_range(rangetype, &l, &u, false, NULL);
+#else
+	return make_range(rangetype, &l, &u, false);
+#endif
+}
+
+/*
+ * Find node's booking (committed, or written by this transaction) and, if
+ * there is one, delete it.  Its job is locked, so nobody else writes it.
+ */
+static void
+delete_booking(Relation heap, int64 node_id)
+{
+	const MojobCatalog *c = mojob_catalog();
+	Relation	index = index_open(c->booking_pkey, AccessShareLock);
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	ScanKeyData key;
+	bool		found;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(node_id));
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(heap, index, SnapshotSelf, NULL, 1, 0);
+#else
+	scan = index_beginscan(heap, index, SnapshotSelf, 1, 0);
+#endif
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+		simple_heap_delete(heap, &slot->tts_tid);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+}
+
+/* Insert a booking, with its index entries. */
+static void
+insert_booking(Relation heap, int64 node_id, int64 job_id, int64 resource_id,
+			   TimestampTz lo, TimestampTz hi, Numeric amount)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(heap), &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, 0, sizeof(bool) * 5);
+	slot->tts_values[0] = Int64GetDatum(node_id);
+	slot->tts_values[1] = Int64GetDatum(job_id);
+	slot->tts_values[2] = Int64GetDatum(resource_id);
+	slot->tts_values[3] = RangeTypePGetDatum(window_range(lo, hi));
+	slot->tts_values[4] = NumericGetDatum(amount);
+	ExecStoreVirtualTuple(slot);
+
+	InitResultRelInfo(rri, heap, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	table_tuple_insert(heap, slot, GetCurrentCommandId(true), 0, NULL);
+#if PG_VERSION_NUM >= 160000
+	ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
+#else
+	ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+#endif
+	ExecCloseIndices(rri);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+}
+
 /* Make node's booking [lo, hi) with amount (insert or replace). */
 void
 mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
 				  TimestampTz lo, TimestampTz hi, Numeric amount)
 {
-	static MojobPlan plan;
-	static const char *sql =
-		"INSERT INTO mojob.booking (node_id, job_id, resource_id, held, amount) "
-		"VALUES ($1, $2, $3, tstzrange($4, $5), $6) "
-		"ON CONFLICT (node_id) DO UPDATE SET resource_id = excluded.resource_id, "
-		"held = excluded.held, amount = excluded.amount";
-	Oid			argtypes[6] = {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, NUMERICOID};
-	Datum		args[6];
+	Relation	heap;
 
 	if (lo >= hi)
 	{
 		mojob_drop_booking(node_id);
 		return;
 	}
-	args[0] = Int64GetDatum(node_id);
-	args[1] = Int64GetDatum(job_id);
-	args[2] = Int64GetDatum(resource_id);
-	args[3] = TimestampTzGetDatum(lo);
-	args[4] = TimestampTzGetDatum(hi);
-	args[5] = NumericGetDatum(amount);
-	mojob_spi_connect_owner();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 6, argtypes), args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "writing mojob.booking failed");
-	mojob_spi_finish();
+	heap = table_open(mojob_catalog()->booking_rel, RowExclusiveLock);
+	delete_booking(heap, node_id);
+	insert_booking(heap, node_id, job_id, resource_id, lo, hi, amount);
+	table_close(heap, NoLock);
+	CommandCounterIncrement();
 }
 
 void
 mojob_drop_booking(int64 node_id)
 {
-	static MojobPlan plan;
-	static const char *sql = "DELETE FROM mojob.booking WHERE node_id = $1";
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(node_id)};
+	Relation	heap = table_open(mojob_catalog()->booking_rel, RowExclusiveLock);
 
-	mojob_spi_connect_owner();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "deleting from mojob.booking failed");
-	mojob_spi_finish();
+	delete_booking(heap, node_id);
+	table_close(heap, NoLock);
+	CommandCounterIncrement();
 }
 
 static void
@@ -511,51 +735,71 @@ typedef struct JobNode
 	TimestampTz held_until;
 } JobNode;
 
-/* The resolved nodes of a job, sorted by resource id. */
+/* The resolved nodes of a job, as read_nodes collects them. */
+typedef struct NodeList
+{
+	const MojobNodeAttrs *attrs;
+	MemoryContext caller;
+	JobNode    *nodes;
+	int			n;
+	int			max;
+} NodeList;
+
+static bool
+collect_node(TupleTableSlot *slot, void *arg)
+{
+	NodeList   *list = (NodeList *) arg;
+	const MojobNodeAttrs *a = list->attrs;
+	JobNode    *node;
+	bool		isnull;
+	Datum		d;
+
+	d = slot_getattr(slot, a->resource_id, &isnull);
+	if (isnull)
+		return false;			/* unresolved nodes sort last */
+	if (list->n == list->max)
+	{
+		list->max *= 2;
+		list->nodes = repalloc(list->nodes, sizeof(JobNode) * list->max);
+	}
+	node = &list->nodes[list->n++];
+	node->resource_id = DatumGetInt64(d);
+	node->id = DatumGetInt64(slot_getattr(slot, a->id, &isnull));
+	d = slot_getattr(slot, a->amount, &isnull);
+	node->amount = isnull ? int64_to_numeric(0) : DatumGetNumericCopy(d);
+	d = slot_getattr(slot, a->held_from, &isnull);
+	node->has_from = !isnull;
+	node->held_from = isnull ? 0 : DatumGetTimestampTz(d);
+	d = slot_getattr(slot, a->held_until, &isnull);
+	node->has_until = !isnull;
+	node->held_until = isnull ? 0 : DatumGetTimestampTz(d);
+	return true;
+}
+
+/*
+ * The resolved nodes of a job, sorted by resource id: read directly through
+ * the unique index on (job_id, resource_id), which keeps them in that
+ * order.  The job row is locked by now, and every node change locks it
+ * first (nodes.c): the latest snapshot sees every node, even one committed
+ * while this statement waited for the lock.
+ */
 static JobNode *
 read_nodes(int64 job_id, int *nnodes)
 {
-	static MojobPlan plan;
-	static const char *sql =
-		"SELECT id, resource_id, amount, held_from, held_until FROM mojob.job_resource "
-		"WHERE job_id = $1 AND resource_id IS NOT NULL ORDER BY resource_id";
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(job_id)};
-	MemoryContext caller = CurrentMemoryContext;
-	JobNode    *nodes;
+	const MojobCatalog *c = mojob_catalog();
+	Relation	rel = table_open(c->node_rel, AccessShareLock);
+	NodeList	list;
 
-	mojob_spi_connect_owner();
-	/*
-	 * The job row is locked by now, and every node change locks it first
-	 * (nodes.c): the latest snapshot sees every node, even one committed
-	 * while this statement waited for the lock.
-	 */
-	if (SPI_execute_snapshot(mojob_plan(&plan, sql, 1, argtypes), args, NULL,
-							 GetLatestSnapshot(), InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading mojob.job_resource failed");
-	nodes = MemoryContextAlloc(caller, sizeof(JobNode) * (SPI_processed + 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-
-		nodes[i].id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
-		nodes[i].resource_id = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
-		nodes[i].amount = DatumGetNumericCopy(SPI_getbinval(row, desc, 3, &isnull));
-		d = SPI_getbinval(row, desc, 4, &isnull);
-		nodes[i].has_from = !isnull;
-		nodes[i].held_from = isnull ? 0 : DatumGetTimestampTz(d);
-		d = SPI_getbinval(row, desc, 5, &isnull);
-		nodes[i].has_until = !isnull;
-		nodes[i].held_until = isnull ? 0 : DatumGetTimestampTz(d);
-		MemoryContextSwitchTo(spi);
-	}
-	*nnodes = (int) SPI_processed;
-	mojob_spi_finish();
-	return nodes;
+	list.attrs = mojob_node_attrs(rel);
+	table_close(rel, NoLock);
+	list.caller = CurrentMemoryContext;
+	list.n = 0;
+	list.max = 4;
+	list.nodes = palloc(sizeof(JobNode) * list.max);
+	mojob_index_scan(c->node_rel, c->node_job_index, GetLatestSnapshot(), 1, &job_id,
+					 collect_node, &list);
+	*nnodes = list.n;
+	return list.nodes;
 }
 
 /*
@@ -732,6 +976,8 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 		SweepResult all = everywhere(now, DT_NOEND);
 
 		if (n > 0)
+			fill_codes(holds, n);
+		if (n > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_MOJOB_CONFLICT),
 					 errmsg("resource \"%s\" cannot be disabled while jobs hold it", old.name),
@@ -740,6 +986,8 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 		return PointerGetDatum(td->tg_newtuple);
 	}
 	s = sweep(holds, n, now, DT_NOEND, new.concurrency, new.capacity);
+	if (s.exceeded)
+		fill_codes(holds, n);
 	if (s.exceeded && s.peak_count > new.concurrency)
 		ereport(ERROR,
 				(errcode(ERRCODE_MOJOB_CONFLICT),

@@ -4,20 +4,27 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -59,7 +66,11 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		job_attrs_rel = InvalidOid;
 	if (relid == InvalidOid || relid == node_attrs_rel)
 		node_attrs_rel = InvalidOid;
-	if (relid == InvalidOid || relid == catalog.job_rel)
+	if (relid == InvalidOid || relid == catalog.job_rel || relid == catalog.booking_rel ||
+		relid == catalog.booking_pkey || relid == catalog.booking_held ||
+		relid == catalog.job_pkey || relid == catalog.node_rel ||
+		relid == catalog.node_job_index || relid == catalog.resource_rel ||
+		relid == catalog.resource_pkey)
 		catalog_valid = false;
 }
 
@@ -193,6 +204,28 @@ mojob_catalog(void)
 			catalog.owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 			ReleaseSysCache(tup);
 		}
+		catalog.booking_rel = get_relname_relid("booking", nsp);
+		catalog.booking_pkey = get_relname_relid("booking_pkey", nsp);
+		catalog.booking_held = get_relname_relid("booking_resource_held", nsp);
+		catalog.job_pkey = get_relname_relid("job_pkey", nsp);
+		catalog.node_rel = get_relname_relid("job_resource", nsp);
+		catalog.node_job_index = get_relname_relid("job_resource_once", nsp);
+		catalog.resource_rel = get_relname_relid("resource", nsp);
+		catalog.resource_pkey = get_relname_relid("resource_pkey", nsp);
+		if (!OidIsValid(catalog.booking_rel) || !OidIsValid(catalog.booking_pkey) ||
+			!OidIsValid(catalog.booking_held) || !OidIsValid(catalog.job_pkey) ||
+			!OidIsValid(catalog.node_rel) || !OidIsValid(catalog.node_job_index) ||
+			!OidIsValid(catalog.resource_rel) || !OidIsValid(catalog.resource_pkey))
+			elog(ERROR, "a table or index of mojob is missing");
+		{
+			static const char *const cols[5] = {"node_id", "job_id", "resource_id", "held", "amount"};
+
+			for (int i = 0; i < 5; i++)
+			{
+				if (get_attnum(catalog.booking_rel, cols[i]) != i + 1)
+					elog(ERROR, "column %s of mojob.booking is not where mojob expects it", cols[i]);
+			}
+		}
 		/* Saved plans survive unless mojob's objects were re-created. */
 		catalog.generation = old.generation;
 		if (memcmp(&old, &catalog, sizeof(MojobCatalog)) != 0)
@@ -311,6 +344,52 @@ mojob_actor(void)
 		session_user = GetSessionUserId();
 	}
 	return session_name;
+}
+
+/*
+ * Scan relid through its btree index indexid for the rows whose first
+ * nkeys index columns equal keys (bigints), as seen by snapshot, in index
+ * order; callback gets each row and returns false to stop.  Returns the
+ * number of rows passed to the callback.  The scan takes the locks, and
+ * under SERIALIZABLE the predicate locks, of an index scan in a query.
+ */
+int
+mojob_index_scan(Oid relid, Oid indexid, Snapshot snapshot, int nkeys,
+				 const int64 *keys, MojobRowCallback callback, void *arg)
+{
+	Relation	heap = table_open(relid, AccessShareLock);
+	Relation	index = index_open(indexid, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	IndexScanDesc scan;
+	int			n = 0;
+	bool		registered = IsMVCCSnapshot(snapshot);
+
+	if (registered)
+		snapshot = RegisterSnapshot(snapshot);
+
+	Assert(nkeys > 0 && nkeys <= INDEX_MAX_KEYS);
+	for (int i = 0; i < nkeys; i++)
+		ScanKeyInit(&skeys[i], i + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(keys[i]));
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(heap, index, snapshot, NULL, nkeys, 0);
+#else
+	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
+#endif
+	index_rescan(scan, skeys, nkeys, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		n++;
+		if (!callback(slot, arg))
+			break;
+	}
+	index_endscan(scan);
+	if (registered)
+		UnregisterSnapshot(snapshot);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+	return n;
 }
 
 /* mojob.acting_user(): mojob.actor, else session_user. */

@@ -103,6 +103,15 @@ typedef struct MojobCatalog
 	Oid			state_oid[MJ_NUM_STATES];	/* enum label OIDs */
 	Oid			job_rel;		/* mojob.job */
 	Oid			owner;			/* the owner of mojob.job */
+	Oid			booking_rel;	/* mojob.booking, read and written directly (booking.c);
+								 * columns node_id, job_id, resource_id, held, amount */
+	Oid			booking_pkey;	/* its primary key, on node_id */
+	Oid			booking_held;	/* its GiST index on (resource_id, held) */
+	Oid			job_pkey;		/* mojob.job's primary key */
+	Oid			node_rel;		/* mojob.job_resource */
+	Oid			node_job_index; /* its unique index on (job_id, resource_id) */
+	Oid			resource_rel;	/* mojob.resource */
+	Oid			resource_pkey;	/* its primary key */
 	uint64		generation;		/* bumped whenever the cache is rebuilt */
 } MojobCatalog;
 
@@ -152,6 +161,14 @@ typedef struct MojobNodeAttrs
 } MojobNodeAttrs;
 
 extern const MojobNodeAttrs *mojob_node_attrs(Relation rel);
+
+/*
+ * Read mojob's own tables directly, by index, where a query per row would
+ * cost more than the work (booking.c, nodes.c).
+ */
+typedef bool (*MojobRowCallback) (TupleTableSlot *slot, void *arg);
+extern int	mojob_index_scan(Oid relid, Oid indexid, Snapshot snapshot, int nkeys,
+							 const int64 *keys, MojobRowCallback callback, void *arg);
 
 /* ---------------------------------------------------------------------
  * Backend-wide helpers (mojob.c)

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
@@ -21,6 +22,7 @@
 #include "utils/datum.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "mojob.h"
@@ -81,6 +83,47 @@ mojob_not_found_resource(int64 id)
 	mojob_not_found("resource", id);
 }
 
+/* A job created by this transaction, as touch_job reads it. */
+typedef struct OwnJob
+{
+	const MojobJobAttrs *attrs;
+	JobHead    *head;
+	MemoryContext caller;
+	bool		locked;
+	char	   *locked_by;
+	TimestampTz locked_until;
+} OwnJob;
+
+static bool
+read_own_job(TupleTableSlot *slot, void *arg)
+{
+	OwnJob	   *own = (OwnJob *) arg;
+	const MojobJobAttrs *a = own->attrs;
+	MemoryContext old = MemoryContextSwitchTo(own->caller);
+	bool		isnull;
+	Datum		by;
+
+	own->head->found = true;
+	own->head->state = mojob_state_from_oid(DatumGetObjectId(slot_getattr(slot, a->state, &isnull)));
+	own->head->pre = DatumGetTimestampTz(slot_getattr(slot, a->pre_roll_start, &isnull));
+	own->head->post = DatumGetTimestampTz(slot_getattr(slot, a->post_roll_end, &isnull));
+	own->head->code = TextDatumGetCString(slot_getattr(slot, a->code, &isnull));
+	by = slot_getattr(slot, a->locked_by, &isnull);
+	if (!isnull)
+	{
+		Datum		until = slot_getattr(slot, a->locked_until, &isnull);
+
+		if (!isnull)
+		{
+			own->locked = true;
+			own->locked_by = TextDatumGetCString(by);
+			own->locked_until = DatumGetTimestampTz(until);
+		}
+	}
+	MemoryContextSwitchTo(old);
+	return false;
+}
+
 /*
  * Touch the job row: lock it and let the guard judge the change (edit
  * locks).  Returns what the node rules need.
@@ -89,59 +132,53 @@ static JobHead
 touch_job(int64 job_id, bool restore)
 {
 	static MojobPlan plan;
-	static MojobPlan own_plan;
 	static const char *sql =
 		"UPDATE mojob.job SET version = version WHERE id = $1 "
 		"RETURNING state, pre_roll_start, post_roll_end, code";
-	static const char *own_sql =
-		"SELECT state, pre_roll_start, post_roll_end, code, locked_by, locked_until "
-		"FROM mojob.job WHERE id = $1";
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(job_id)};
 	MemoryContext caller = CurrentMemoryContext;
 	JobHead		j = {0};
 	int			ret;
 
-	mojob_spi_connect_owner();
 	if (mojob_job_is_new(job_id))
 	{
 		/*
 		 * Created by this transaction: no other transaction can see it, so
-		 * nothing can race this change.  Reading it, and checking its lock
-		 * (the acting user may have changed meanwhile), is enough: a
-		 * recurrence makes hundreds of instances at once.
+		 * nothing can race this change.  Reading it (directly, by its
+		 * primary key), and checking its lock (the acting user may have
+		 * changed meanwhile), is enough: a recurrence makes hundreds of
+		 * instances at once, and create_job inserts the nodes of the job it
+		 * has just made.
 		 */
-		ret = SPI_execute_plan(mojob_plan(&own_plan, own_sql, 1, argtypes), args, NULL, false, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "reading mojob.job failed: %s", SPI_result_code_string(ret));
-		if (SPI_processed == 1)
-		{
-			bool		isnull;
-			Datum		holder = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
+		OwnJob		own = {0};
+		const MojobCatalog *c = mojob_catalog();
+		Relation	rel = table_open(c->job_rel, AccessShareLock);
 
-			if (!isnull && !restore)
-				mojob_refuse_locked(TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)),
-									TextDatumGetCString(holder),
-									DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull)));
-		}
+		own.attrs = mojob_job_attrs(rel);
+		own.head = &j;
+		own.caller = caller;
+		table_close(rel, NoLock);
+		mojob_index_scan(c->job_rel, c->job_pkey, SnapshotSelf, 1, &job_id, read_own_job, &own);
+		if (j.found && own.locked && !restore)
+			mojob_refuse_locked(j.code, own.locked_by, own.locked_until);
+		return j;
 	}
-	else
+	mojob_spi_connect_owner();
+	mojob_touch.active = true;
+	mojob_touch.job_id = job_id;
+	mojob_touch.restore = restore;
+	PG_TRY();
 	{
-		mojob_touch.active = true;
-		mojob_touch.job_id = job_id;
-		mojob_touch.restore = restore;
-		PG_TRY();
-		{
-			ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
-		}
-		PG_FINALLY();
-		{
-			mojob_touch.active = false;
-		}
-		PG_END_TRY();
-		if (ret != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "updating mojob.job failed: %s", SPI_result_code_string(ret));
+		ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
 	}
+	PG_FINALLY();
+	{
+		mojob_touch.active = false;
+	}
+	PG_END_TRY();
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "updating mojob.job failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 1)
 	{
 		HeapTuple	row = SPI_tuptable->vals[0];
@@ -208,6 +245,12 @@ node_window(const NodeRow *n, const JobHead *j, TimestampTz *lo, TimestampTz *hi
 	mojob_node_window(n->has_from, n->held_from, n->has_until, n->held_until, j->pre, j->post, lo, hi);
 }
 
+static bool
+stop_at_first(TupleTableSlot *slot, void *arg)
+{
+	return false;
+}
+
 /*
  * Refuse a resource that cannot fill the node: not in the node's pool, or
  * lacking a required capability (MJ006).  An unknown resource is MJ404.
@@ -232,6 +275,16 @@ check_assignment(const NodeRow *n, const char *code)
 	char	   *name;
 	char	   *missing;
 
+	/* A plain node: the resource has only to exist (read by its key). */
+	if (!n->has_pool && array_is_empty(n->caps))
+	{
+		const MojobCatalog *c = mojob_catalog();
+
+		if (mojob_index_scan(c->resource_rel, c->resource_pkey, GetActiveSnapshot(), 1,
+							 &n->resource_id, stop_at_first, NULL) == 0)
+			mojob_not_found_resource(n->resource_id);
+		return;
+	}
 	args[0] = Int64GetDatum(n->resource_id);
 	args[1] = Int64GetDatum(n->pool_id);
 	if (!n->has_pool)
