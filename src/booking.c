@@ -381,54 +381,115 @@ fill_codes(Hold *holds, int n)
 			holds[i].code = psprintf("#" INT64_FORMAT, holds[i].job_id);
 }
 
+/* The TID of resource id as seen by snapshot, or false. */
+static bool
+find_resource(Relation heap, Relation index, Snapshot snapshot, int64 id,
+			  TupleTableSlot *slot)
+{
+	ScanKeyData key;
+	IndexScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(heap, index, snapshot, NULL, 1, 0);
+#else
+	scan = index_beginscan(heap, index, snapshot, 1, 0);
+#endif
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	return found;
+}
+
 /*
  * Lock the resources (FOR NO KEY UPDATE, in id order) and read them.
  * ids must be sorted and distinct.  Unknown ids raise MJ404.  One lookup
- * by primary key per resource, in that order: the plan is an index scan
- * whatever the plan cache does, and every reservation takes its locks in
- * the same global order, so two of them never deadlock.
+ * by primary key per resource, in that order, so every reservation takes
+ * its locks in the same global order and two of them never deadlock.
+ *
+ * Done directly (index lookup, then table_tuple_lock), as SELECT ... FOR
+ * NO KEY UPDATE does it: in READ COMMITTED the newest version of the row
+ * is locked and read (its id cannot change: the resource guard refuses
+ * it); in REPEATABLE READ and SERIALIZABLE a row changed or deleted since
+ * the snapshot is a serialization failure.
  */
 void
 mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 {
-	static MojobPlan plan;
-	static const char *sql =
-		"SELECT id, name, enabled, concurrency, capacity FROM mojob.resource "
-		"WHERE id = $1 FOR NO KEY UPDATE";
-	Oid			argtypes[1] = {INT8OID};
-	MemoryContext caller = CurrentMemoryContext;
+	const MojobCatalog *c;
+	Relation	heap;
+	Relation	index;
+	TupleTableSlot *found;
+	TupleTableSlot *locked;
+	bool		xact_snapshot = IsolationUsesXactSnapshot();
 
 	if (n == 0)
 		return;
-	mojob_spi_connect_owner();
+	c = mojob_catalog();
+	heap = table_open(c->resource_rel, RowShareLock);
+	index = index_open(c->resource_pkey, AccessShareLock);
+	found = table_slot_create(heap, NULL);
+	locked = table_slot_create(heap, NULL);
 	for (int i = 0; i < n; i++)
 	{
-		Datum		args[1] = {Int64GetDatum(ids[i])};
-		HeapTuple	row;
-		TupleDesc	desc;
+		Snapshot	snapshot;
+		TM_FailureData tmfd;
+		TM_Result	res;
+		TupleDesc	desc = RelationGetDescr(heap);
 		bool		isnull;
 		Datum		cap;
-		MemoryContext spi;
-		int			ret;
 
 		Assert(i == 0 || ids[i - 1] < ids[i]);
-		ret = SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "locking mojob.resource failed: %s", SPI_result_code_string(ret));
-		if (SPI_processed == 0)
+		/* What a statement would see: a new snapshot in READ COMMITTED. */
+		snapshot = RegisterSnapshot(xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot());
+		if (!find_resource(heap, index, snapshot, ids[i], found))
+		{
+			UnregisterSnapshot(snapshot);
 			mojob_not_found_resource(ids[i]);
-		row = SPI_tuptable->vals[0];
-		desc = SPI_tuptable->tupdesc;
-		spi = MemoryContextSwitchTo(caller);
+		}
+		res = table_tuple_lock(heap, &found->tts_tid, snapshot, locked,
+							   GetCurrentCommandId(false), LockTupleNoKeyExclusive,
+							   LockWaitBlock,
+							   xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							   &tmfd);
+		UnregisterSnapshot(snapshot);
+		switch (res)
+		{
+			case TM_Ok:
+				break;
+			case TM_Updated:
+				if (xact_snapshot)
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update"),
+							 errdetail("Resource " INT64_FORMAT " changed after this transaction began.", ids[i]),
+							 errhint("The transaction might succeed if retried.")));
+				elog(ERROR, "unexpected concurrent update of resource " INT64_FORMAT, ids[i]);
+				break;
+			case TM_Deleted:
+				if (xact_snapshot)
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent delete"),
+							 errdetail("Resource " INT64_FORMAT " was deleted after this transaction began.", ids[i]),
+							 errhint("The transaction might succeed if retried.")));
+				mojob_not_found_resource(ids[i]);
+				break;
+			default:
+				elog(ERROR, "unexpected result %d locking resource " INT64_FORMAT, (int) res, ids[i]);
+		}
 		out[i].id = ids[i];
-		out[i].name = TextDatumGetCString(SPI_getbinval(row, desc, 2, &isnull));
-		out[i].enabled = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
-		out[i].concurrency = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
-		cap = SPI_getbinval(row, desc, 5, &isnull);
+		out[i].name = TextDatumGetCString(slot_getattr(locked, SPI_fnumber(desc, "name"), &isnull));
+		out[i].enabled = DatumGetBool(slot_getattr(locked, SPI_fnumber(desc, "enabled"), &isnull));
+		out[i].concurrency = DatumGetInt32(slot_getattr(locked, SPI_fnumber(desc, "concurrency"), &isnull));
+		cap = slot_getattr(locked, SPI_fnumber(desc, "capacity"), &isnull);
 		out[i].capacity = isnull ? NULL : DatumGetNumericCopy(cap);
-		MemoryContextSwitchTo(spi);
 	}
-	mojob_spi_finish();
+	ExecDropSingleTupleTableSlot(found);
+	ExecDropSingleTupleTableSlot(locked);
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
 }
 
 /* ---------------------------------------------------------------------
