@@ -70,7 +70,7 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		relid == catalog.booking_pkey || relid == catalog.booking_held ||
 		relid == catalog.job_pkey || relid == catalog.node_rel ||
 		relid == catalog.node_job_index || relid == catalog.resource_rel ||
-		relid == catalog.resource_pkey)
+		relid == catalog.resource_pkey || relid == catalog.event_rel)
 		catalog_valid = false;
 }
 
@@ -212,10 +212,13 @@ mojob_catalog(void)
 		catalog.node_job_index = get_relname_relid("job_resource_once", nsp);
 		catalog.resource_rel = get_relname_relid("resource", nsp);
 		catalog.resource_pkey = get_relname_relid("resource_pkey", nsp);
+		catalog.event_rel = get_relname_relid("job_event", nsp);
+		catalog.event_seq = get_relname_relid("job_event_id_seq", nsp);
 		if (!OidIsValid(catalog.booking_rel) || !OidIsValid(catalog.booking_pkey) ||
 			!OidIsValid(catalog.booking_held) || !OidIsValid(catalog.job_pkey) ||
 			!OidIsValid(catalog.node_rel) || !OidIsValid(catalog.node_job_index) ||
-			!OidIsValid(catalog.resource_rel) || !OidIsValid(catalog.resource_pkey))
+			!OidIsValid(catalog.resource_rel) || !OidIsValid(catalog.resource_pkey) ||
+			!OidIsValid(catalog.event_rel) || !OidIsValid(catalog.event_seq))
 			elog(ERROR, "a table or index of mojob is missing");
 		{
 			static const char *const cols[5] = {"node_id", "job_id", "resource_id", "held", "amount"};

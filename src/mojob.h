@@ -112,6 +112,8 @@ typedef struct MojobCatalog
 	Oid			node_job_index; /* its unique index on (job_id, resource_id) */
 	Oid			resource_rel;	/* mojob.resource */
 	Oid			resource_pkey;	/* its primary key */
+	Oid			event_rel;		/* mojob.job_event */
+	Oid			event_seq;		/* mojob.job_event_id_seq */
 	uint64		generation;		/* bumped whenever the cache is rebuilt */
 } MojobCatalog;
 

@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(24);
+SELECT plan(28);
 
 SELECT session_user AS me \gset
 
@@ -171,6 +171,39 @@ SELECT results_eq(
     'a confirm that also runs and completes the job writes three rows in order, all by the acting user');
 SELECT is((SELECT count(DISTINCT id)::int FROM mojob.job_event WHERE job_id = :p), 4,
     'each of those rows has its own id');
+
+-- ---------------------------------------------------------------------
+-- A site's own trigger on the history fires (mojob then writes the rows
+-- with an INSERT rather than directly)
+-- ---------------------------------------------------------------------
+
+CREATE TABLE pg_temp.audit (job_id bigint, to_state text, cause text);
+CREATE FUNCTION pg_temp.audit_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO pg_temp.audit VALUES (NEW.job_id, NEW.to_state, NEW.cause);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER site_audit AFTER INSERT ON mojob.job_event
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.audit_event();
+SELECT id AS au FROM mojob.create_job('audited', now() + interval '2 days', now() + interval '2 days 1 hour') \gset
+SELECT state FROM mojob.reserve(:au) \gset
+SELECT state FROM mojob.confirm(:au) \gset
+SELECT results_eq(format($$SELECT to_state, cause FROM pg_temp.audit WHERE job_id = %s$$, :au),
+    $$VALUES ('tentative', 'user'), ('confirmed', 'user')$$,
+    'a trigger the site put on mojob.job_event sees every history row mojob writes');
+SELECT results_eq(format($$SELECT to_state::text FROM mojob.job_event WHERE job_id = %s ORDER BY id$$, :au),
+    $$VALUES ('tentative'), ('confirmed')$$,
+    'and the history is written as without it');
+DROP TRIGGER site_audit ON mojob.job_event;
+
+-- A CHECK the site adds to the history is enforced on mojob's rows too.
+ALTER TABLE mojob.job_event ADD CONSTRAINT site_no_cancel CHECK (to_state <> 'canceled') NOT VALID;
+SELECT throws_ok(format('SELECT mojob.cancel(%s, %L)', :au, 'site rule'), '23514', NULL,
+    'a CHECK the site put on mojob.job_event applies to the rows mojob writes');
+ALTER TABLE mojob.job_event DROP CONSTRAINT site_no_cancel;
+SELECT state FROM mojob.cancel(:au, 'allowed again') \gset
+SELECT is(:'state'::text, 'canceled', 'without it, the cancel goes through');
 
 SELECT * FROM finish();
 ROLLBACK;
