@@ -741,10 +741,15 @@ insert_booking(Relation heap, int64 node_id, int64 job_id, int64 resource_id,
 	FreeExecutorState(estate);
 }
 
-/* Make node's booking [lo, hi) with amount (insert or replace). */
+/*
+ * Make node's booking [lo, hi) with amount: insert it, or replace the one
+ * the node has.  fresh: the node has none (a new node, or a job that held
+ * nothing), so there is none to look for; were there one after all, the
+ * primary key would refuse the second.
+ */
 void
 mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
-				  TimestampTz lo, TimestampTz hi, Numeric amount)
+				  TimestampTz lo, TimestampTz hi, Numeric amount, bool fresh)
 {
 	Relation	heap;
 
@@ -754,7 +759,8 @@ mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
 		return;
 	}
 	heap = table_open(mojob_catalog()->booking_rel, RowExclusiveLock);
-	delete_booking(heap, node_id);
+	if (!fresh)
+		delete_booking(heap, node_id);
 	insert_booking(heap, node_id, job_id, resource_id, lo, hi, amount);
 	table_close(heap, NoLock);
 	CommandCounterIncrement();
@@ -937,7 +943,8 @@ mojob_job_bookings_changed(int64 job_id, const char *code,
 		node_window(&nodes[i], pre, post, &lo, &hi);
 		if (k < nlock && res[k].id == nodes[i].resource_id)
 			mojob_check_free(&res[k++], lo, hi, nodes[i].amount, job_id, code);
-		mojob_put_booking(nodes[i].id, job_id, nodes[i].resource_id, lo, hi, nodes[i].amount);
+		mojob_put_booking(nodes[i].id, job_id, nodes[i].resource_id, lo, hi, nodes[i].amount,
+						  !was_holding);
 	}
 }
 

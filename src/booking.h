@@ -22,7 +22,7 @@ extern void mojob_lock_resources(const int64 *ids, int n, MojobResource *out);
 extern void mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
 							 Numeric amount, int64 job_id, const char *code);
 extern void mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
-							  TimestampTz lo, TimestampTz hi, Numeric amount);
+							  TimestampTz lo, TimestampTz hi, Numeric amount, bool fresh);
 extern void mojob_drop_booking(int64 node_id);
 extern void mojob_node_window(bool has_from, TimestampTz held_from, bool has_until,
 							  TimestampTz held_until, TimestampTz pre, TimestampTz post,

@@ -13,10 +13,13 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -24,6 +27,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "mojob.h"
@@ -145,40 +149,49 @@ get_state(const Row *r, AttrNumber att)
 	return mojob_state_from_oid(DatumGetObjectId(r->v[att - 1]));
 }
 
+/*
+ * The settings a new job needs, read directly from mojob.settings (one row;
+ * a query per job would cost more than the rest of the check), as the
+ * statement's snapshot sees it.
+ */
 static void
 read_new_job_settings(MojobNewJobSettings *s)
 {
-	static MojobPlan plan;
-	static const char *sql =
-		"SELECT default_state, default_pre_roll, default_post_roll, job_code_pattern "
-		"FROM mojob.settings";
-	MemoryContext caller = CurrentMemoryContext;
-	bool		isnull;
-	HeapTuple	row;
+	Oid			relid = get_relname_relid("settings", mojob_catalog()->namespace);
+	Relation	rel;
 	TupleDesc	desc;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int			rows = 0;
 
-	mojob_spi_connect_owner();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 0, NULL), NULL, NULL, true, 2) != SPI_OK_SELECT)
-		elog(ERROR, "reading mojob.settings failed");
-	if (SPI_processed != 1)
+	if (!OidIsValid(relid))
+		elog(ERROR, "mojob.settings is missing");
+	rel = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+
+		if (++rows > 1)
+			break;
+		s->default_state = mojob_state_from_oid(DatumGetObjectId(slot_getattr(slot, SPI_fnumber(desc, "default_state"), &isnull)));
+		s->default_pre_roll = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "default_pre_roll"), &isnull),
+										false, sizeof(Interval));
+		s->default_post_roll = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "default_post_roll"), &isnull),
+										 false, sizeof(Interval));
+		s->code_pattern = TextDatumGetCString(slot_getattr(slot, SPI_fnumber(desc, "job_code_pattern"), &isnull));
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	if (rows != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mojob.settings must have exactly one row"),
-				 errdetail("It has " UINT64_FORMAT ".", SPI_processed),
+				 errdetail("It has %s.", rows == 0 ? "none" : "more than one"),
 				 errhint("Re-create the extension, or restore the row from a dump.")));
-	row = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-
-	s->default_state = mojob_state_from_oid(DatumGetObjectId(SPI_getbinval(row, desc, 1, &isnull)));
-	{
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-
-		s->default_pre_roll = datumCopy(SPI_getbinval(row, desc, 2, &isnull), false, sizeof(Interval));
-		s->default_post_roll = datumCopy(SPI_getbinval(row, desc, 3, &isnull), false, sizeof(Interval));
-		s->code_pattern = TextDatumGetCString(SPI_getbinval(row, desc, 4, &isnull));
-		MemoryContextSwitchTo(spi);
-	}
-	mojob_spi_finish();
 }
 
 static TimestampTz

@@ -324,9 +324,12 @@ check_assignment(const NodeRow *n, const char *code)
 	mojob_spi_finish();
 }
 
-/* Book node n of job j (which holds), checking the resource is free. */
+/*
+ * Book node n of job j (which holds), checking the resource is free.
+ * fresh: a new node, which has no booking yet.
+ */
 static void
-book_node(const NodeRow *n, const JobHead *j, bool check)
+book_node(const NodeRow *n, const JobHead *j, bool check, bool fresh)
 {
 	TimestampTz lo,
 				hi;
@@ -334,7 +337,8 @@ book_node(const NodeRow *n, const JobHead *j, bool check)
 	node_window(n, j, &lo, &hi);
 	if (lo >= hi)
 	{
-		mojob_drop_booking(n->id);
+		if (!fresh)
+			mojob_drop_booking(n->id);
 		return;
 	}
 	if (check)
@@ -344,7 +348,7 @@ book_node(const NodeRow *n, const JobHead *j, bool check)
 		mojob_lock_resources(&n->resource_id, 1, &r);
 		mojob_check_free(&r, lo, hi, n->amount, n->job_id, j->code);
 	}
-	mojob_put_booking(n->id, n->job_id, n->resource_id, lo, hi, n->amount);
+	mojob_put_booking(n->id, n->job_id, n->resource_id, lo, hi, n->amount, fresh);
 }
 
 static void
@@ -425,7 +429,7 @@ node_insert(TriggerData *td, bool privileged)
 					hi;
 
 		node_window(&n, &j, &lo, &hi);
-		book_node(&n, &j, j.state != MJ_COMPLETED && (!privileged || hi > now));
+		book_node(&n, &j, j.state != MJ_COMPLETED && (!privileged || hi > now), true);
 	}
 	return td->tg_trigtuple;
 }
@@ -487,7 +491,7 @@ node_update(TriggerData *td)
 			node_window(&n, &j, &lo, &hi);
 			grows = !o.has_resource || o.resource_id != n.resource_id ||
 				num_gt(n.amount, o.amount) || lo < olo || hi > ohi;
-			book_node(&n, &j, grows);
+			book_node(&n, &j, grows, false);
 		}
 	}
 	return td->tg_newtuple;

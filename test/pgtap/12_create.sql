@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(58);
+SELECT plan(60);
 
 -- A role that owns nothing of mojob but may write its tables.
 CREATE ROLE mj_life_clerk;
@@ -256,6 +256,19 @@ SELECT is((SELECT created_by FROM mojob.create_job('by alice', now() + interval 
                                                    now() + interval '1 day 1 hour')),
     'alice', 'with SET mojob.actor = alice, mojob.create_job records alice as created_by');
 RESET mojob.actor;
+
+-- Without its settings row, mojob cannot make a job (and says why).  Its
+-- trigger keeps the row; a superuser can still remove it with triggers off.
+SAVEPOINT no_settings;
+SET LOCAL session_replication_role = replica;
+DELETE FROM mojob.settings;
+SET LOCAL session_replication_role = origin;
+SELECT throws_ok($$ SELECT mojob.create_job('no settings', now() + interval '1 day', now() + interval '1 day 1 hour') $$,
+    '55000', 'mojob.settings must have exactly one row',
+    'a job cannot be created while mojob.settings has no row (55000)');
+ROLLBACK TO SAVEPOINT no_settings;
+SELECT lives_ok($$ SELECT mojob.create_job('settings back', now() + interval '1 day', now() + interval '1 day 1 hour') $$,
+    'with the row back, jobs are created again');
 
 SELECT * FROM finish();
 ROLLBACK;
