@@ -345,7 +345,7 @@ CREATE TABLE mojob.booking (
     amount numeric NOT NULL
 );
 CREATE INDEX booking_resource_held ON mojob.booking USING gist (resource_id, held);
-CREATE INDEX ON mojob.booking (job_id);
+-- No index on job_id: a job's bookings are found through its nodes (by node_id).
 COMMENT ON TABLE mojob.booking IS
     'Where the nodes of holding jobs hold their resources; kept by mojob''s triggers, read by the checks';
 COMMENT ON COLUMN mojob.booking.node_id IS 'The node (mojob.job_resource.id)';

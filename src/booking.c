@@ -426,6 +426,8 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 
 	if (n == 0)
 		return;
+	/* As before a statement: what this transaction wrote so far is seen. */
+	CommandCounterIncrement();
 	c = mojob_catalog();
 	heap = table_open(c->resource_rel, RowShareLock);
 	index = index_open(c->resource_pkey, AccessShareLock);
@@ -776,18 +778,56 @@ mojob_drop_booking(int64 node_id)
 	CommandCounterIncrement();
 }
 
+/* A job's node ids, as drop_job_bookings collects them. */
+typedef struct NodeIds
+{
+	AttrNumber	id_att;
+	int64	   *ids;
+	int			n;
+	int			max;
+} NodeIds;
+
+static bool
+collect_node_id(TupleTableSlot *slot, void *arg)
+{
+	NodeIds    *list = (NodeIds *) arg;
+	bool		isnull;
+
+	if (list->n == list->max)
+	{
+		list->max *= 2;
+		list->ids = repalloc(list->ids, sizeof(int64) * list->max);
+	}
+	list->ids[list->n++] = DatumGetInt64(slot_getattr(slot, list->id_att, &isnull));
+	return true;
+}
+
+/*
+ * A job stops holding: drop the bookings of its nodes (each booking is its
+ * node's, by primary key).  The job is locked, and node changes lock it
+ * first: its nodes are what this transaction sees now.
+ */
 static void
 drop_job_bookings(int64 job_id)
 {
-	static MojobPlan plan;
-	static const char *sql = "DELETE FROM mojob.booking WHERE job_id = $1";
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(job_id)};
+	const MojobCatalog *c = mojob_catalog();
+	Relation	heap = table_open(c->node_rel, AccessShareLock);
+	NodeIds		list;
 
-	mojob_spi_connect_owner();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "deleting from mojob.booking failed");
-	mojob_spi_finish();
+	list.id_att = mojob_node_attrs(heap)->id;
+	table_close(heap, NoLock);
+	list.n = 0;
+	list.max = 8;
+	list.ids = palloc(sizeof(int64) * list.max);
+	mojob_index_scan(c->node_rel, c->node_job_index, SnapshotSelf, 1, &job_id,
+					 collect_node_id, &list);
+	if (list.n == 0)
+		return;
+	heap = table_open(c->booking_rel, RowExclusiveLock);
+	for (int i = 0; i < list.n; i++)
+		delete_booking(heap, list.ids[i]);
+	table_close(heap, NoLock);
+	CommandCounterIncrement();
 }
 
 /* A node of a job, as far as booking is concerned. */
