@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(104);
+SELECT plan(108);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -32,7 +32,8 @@ INSERT INTO mojob.resource (id, name, concurrency, capacity) VALUES
     (14, 'van-2', 1, NULL),     -- stop early without post-roll
     (15, 'vision', 1, NULL),    -- mojob.advance
     (16, 'old-desk', 1, NULL),  -- shrinking on a disabled resource
-    (17, 'booth', 1, NULL);     -- a client that does not own the tables
+    (17, 'booth', 1, NULL),     -- a client that does not own the tables
+    (18, 'archive', 1, NULL);   -- windows reaching into the past
 
 -- The id and code of the job named label.
 CREATE FUNCTION pg_temp.j(label text) RETURNS bigint
@@ -428,6 +429,21 @@ SELECT is(pg_temp.held('clerk job', 17), tstzrange('2027-09-24 11:00Z', '2027-09
 SELECT throws_ok(format('SELECT pg_temp.as_clerk(%L)',
                         format('INSERT INTO mojob.job_resource (job_id, resource_id) VALUES (%s, 17)', pg_temp.j('torn down'))),
     'MJ002', NULL, 'a client that does not own the tables cannot add a node to a completed job');
+
+-- ---------------------------------------------------------------------
+-- Windows reaching into the past: a completed job whose post-roll is over
+-- holds nothing, even where its booking overlaps (its job's state is read
+-- only for bookings that ended before now)
+-- ---------------------------------------------------------------------
+
+SELECT FROM pg_temp.job('done long ago', now() - interval '3 hours', now() - interval '2 hours', '{18}', 'completed');
+SELECT is(pg_temp.state('done long ago'), 'completed', 'a job confirmed after its end completes at once');
+SELECT is(pg_temp.held('done long ago', 18), tstzrange(now() - interval '3 hours', now() - interval '2 hours'),
+    'and keeps its booking, which ended two hours ago');
+SELECT lives_ok($$ SELECT pg_temp.job('late show', now() - interval '4 hours', now() + interval '1 hour', '{18}', 'tentative') $$,
+    'a job whose window covers that booking is reserved: the completed job holds nothing any more');
+SELECT results_eq($$ SELECT jobs FROM mojob.resource_usage(18, tstzrange(now() - interval '5 hours', now() + interval '2 hours')) $$,
+    $$ VALUES (1) $$, 'resource_usage over the whole window counts the late show only');
 
 -- ---------------------------------------------------------------------
 -- mojob.booking as a whole
