@@ -16,6 +16,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Every object depends on the headers (PGXS tracks no dependencies by itself):
+# a changed struct must not leave an object built against the old one.
+$(OBJS): $(wildcard src/*.h)
+
 # The warnings CI builds with; a warning fails the build.
 WERROR_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 

@@ -345,7 +345,23 @@ CREATE TABLE mojob.booking (
     amount numeric NOT NULL
 );
 CREATE INDEX booking_resource_held ON mojob.booking USING gist (resource_id, held);
--- No index on job_id: a job's bookings are found through its nodes (by node_id).
+-- The checks read a resource's bookings by start, from the window's start
+-- less the longest booking the resource has (mojob.booking_longest): a
+-- B-tree range, much cheaper than a GiST lookup.  The GiST index serves the
+-- views.  No index on job_id: a job's bookings are found through its nodes.
+CREATE INDEX booking_resource_start ON mojob.booking (resource_id, lower(held));
+
+-- Kept with mojob.booking (and, like it, not dumped): for each resource, at
+-- least the length of its longest booking.  It only grows.
+CREATE TABLE mojob.booking_longest (
+    resource_id bigint PRIMARY KEY,
+    longest interval NOT NULL
+);
+COMMENT ON TABLE mojob.booking_longest IS
+    'For each resource, at least the length of its longest booking: how far back from a window the checks read bookings by start';
+COMMENT ON COLUMN mojob.booking_longest.resource_id IS 'The resource';
+COMMENT ON COLUMN mojob.booking_longest.longest IS
+    'No booking of the resource has been longer (it only grows)';
 COMMENT ON TABLE mojob.booking IS
     'Where the nodes of holding jobs hold their resources; kept by mojob''s triggers, read by the checks';
 COMMENT ON COLUMN mojob.booking.node_id IS 'The node (mojob.job_resource.id)';
@@ -400,6 +416,8 @@ CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCAT
     ON mojob.job_event FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
 CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON mojob.booking FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON mojob.booking_longest FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
 CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON mojob.recurrence_conflict FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
 

@@ -31,6 +31,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_operator_d.h"
+#include "common/int.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -194,8 +195,9 @@ sweep(Hold *holds, int n, TimestampTz lo, TimestampTz hi,
  * Allocated in the caller's memory context; codes are left NULL
  * (fill_codes reads them when a refusal names the jobs).
  *
- * mojob.booking is read through its GiST index directly, not through SPI:
- * this runs for every resource of every reservation.  The scan takes the
+ * mojob.booking is read through its B-tree on (resource_id, lower(held))
+ * directly, not through SPI: this runs for every resource of every
+ * reservation.  The scan takes the
  * same locks, predicate locks (SERIALIZABLE) and visibility rules as an
  * index scan in a query.  A booking whose window ends after the start of
  * the transaction holds whatever its job's state (a completed job's
@@ -204,52 +206,117 @@ sweep(Hold *holds, int n, TimestampTz lo, TimestampTz hi,
  */
 static RangeType *window_range(TimestampTz lo, TimestampTz hi);
 
+static bool
+read_longest(TupleTableSlot *slot, void *arg)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, 2, &isnull);
+	int64	   *out = (int64 *) arg;
+
+	/* Only time is ever written; days and months counted generously. */
+	if (!isnull)
+	{
+		Interval   *i = DatumGetIntervalP(d);
+
+		*out = i->time + (int64) i->day * USECS_PER_DAY + (int64) i->month * 31 * USECS_PER_DAY;
+	}
+	return false;
+}
+
+/*
+ * The length (microseconds) no booking of resource is longer than, as
+ * snapshot sees mojob.booking_longest; 0 when it has no booking.
+ */
+static int64
+mojob_booking_longest(int64 resource, Snapshot snapshot)
+{
+	const MojobCatalog *c = mojob_catalog();
+	int64		longest = 0;
+
+	mojob_index_scan(c->longest_rel, c->longest_pkey, snapshot, 1, &resource, read_longest, &longest);
+	return longest;
+}
+
+/* A booking of length len (microseconds) is written: raise the longest. */
+static void
+raise_longest(int64 resource, int64 len)
+{
+	static MojobPlan plan;
+	static const char *sql =
+		"INSERT INTO mojob.booking_longest AS l (resource_id, longest) VALUES ($1, $2) "
+		"ON CONFLICT (resource_id) DO UPDATE SET longest = greatest(l.longest, excluded.longest)";
+	Oid			argtypes[2] = {INT8OID, INTERVALOID};
+	Datum		args[2];
+	Interval   *i = palloc0(sizeof(Interval));
+
+	i->time = len;
+	args[0] = Int64GetDatum(resource);
+	args[1] = IntervalPGetDatum(i);
+	mojob_spi_connect_owner();
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 2, argtypes), args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "writing mojob.booking_longest failed");
+	mojob_spi_finish();
+}
+
 static Hold *
 read_holds(int64 resource, TimestampTz lo, TimestampTz hi, int64 exclude_job,
-		   Snapshot snapshot, int *nholds)
+		   Snapshot snapshot, int *nholds, int64 *longest_out)
 {
 	const MojobCatalog *c = mojob_catalog();
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TypeCacheEntry *rangetype = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
-	RangeType  *window;
+	TimestampTz from;
+	int64		longest;
 	Relation	heap;
 	Relation	index;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
-	ScanKeyData keys[2];
+	ScanKeyData keys[3];
+	int			nkeys = 0;
 	Hold	   *holds;
 	int			n = 0;
 	int			max = 16;
 	int			npast = 0;
 
+	if (longest_out)
+		*longest_out = -1;
 	if (lo >= hi)
 	{
 		*nholds = 0;
 		return palloc(sizeof(Hold));
 	}
 	snapshot = RegisterSnapshot(snapshot == InvalidSnapshot ? GetActiveSnapshot() : snapshot);
-	window = window_range(lo, hi);
+
+	/*
+	 * A booking overlaps [lo, hi) when it starts before hi and ends after
+	 * lo; none is longer than the resource's longest, so it starts after
+	 * lo - longest.  (Both are read with the same snapshot, and a longer
+	 * booking raises the longest in its own transaction.)
+	 */
+	longest = mojob_booking_longest(resource, snapshot);
+	if (longest_out)
+		*longest_out = longest;
+	from = lo;
+	if (!TIMESTAMP_IS_NOBEGIN(lo) &&
+		(pg_sub_s64_overflow(lo, longest, &from) || !IS_VALID_TIMESTAMP(from)))
+		from = DT_NOBEGIN;
 
 	heap = table_open(c->booking_rel, AccessShareLock);
-	index = index_open(c->booking_held, AccessShareLock);
-	ScanKeyEntryInitialize(&keys[0], 0, 1,
-						   get_op_opfamily_strategy(lookup_type_cache(INT8OID, TYPECACHE_EQ_OPR)->eq_opr,
-													index->rd_opfamily[0]),
-						   INT8OID, InvalidOid, F_INT8EQ, Int64GetDatum(resource));
-	ScanKeyEntryInitialize(&keys[1], 0, 2,
-						   get_op_opfamily_strategy(OID_RANGE_OVERLAP_OP, index->rd_opfamily[1]),
-						   ANYRANGEOID, InvalidOid, F_RANGE_OVERLAPS, RangeTypePGetDatum(window));
-	if (keys[0].sk_strategy == InvalidStrategy || keys[1].sk_strategy == InvalidStrategy)
-		elog(ERROR, "index mojob.booking_resource_held does not support = on resource_id and && on held");
+	index = index_open(c->booking_start, AccessShareLock);
+	ScanKeyInit(&keys[nkeys++], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(resource));
+	if (!TIMESTAMP_IS_NOBEGIN(from))
+		ScanKeyInit(&keys[nkeys++], 2, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(from));
+	if (!TIMESTAMP_IS_NOEND(hi))
+		ScanKeyInit(&keys[nkeys++], 2, BTLessStrategyNumber, F_TIMESTAMPTZ_LT, TimestampTzGetDatum(hi));
 
 	holds = palloc(sizeof(Hold) * max);
 	slot = table_slot_create(heap, NULL);
 #if PG_VERSION_NUM >= 180000
-	scan = index_beginscan(heap, index, snapshot, NULL, 2, 0);
+	scan = index_beginscan(heap, index, snapshot, NULL, nkeys, 0);
 #else
-	scan = index_beginscan(heap, index, snapshot, 2, 0);
+	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
 #endif
-	index_rescan(scan, keys, 2, NULL, 0);
+	index_rescan(scan, keys, nkeys, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
@@ -259,7 +326,7 @@ read_holds(int64 resource, TimestampTz lo, TimestampTz hi, int64 exclude_job,
 		bool		empty;
 		int64		job_id;
 
-		/* The index answers exactly; checked again all the same. */
+		/* The index gives the starts; the ends are checked here. */
 		if (DatumGetInt64(slot_getattr(slot, 3, &isnull)) != resource)
 			continue;
 		job_id = DatumGetInt64(slot_getattr(slot, 2, &isnull));
@@ -487,6 +554,7 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 		out[i].concurrency = DatumGetInt32(slot_getattr(locked, SPI_fnumber(desc, "concurrency"), &isnull));
 		cap = slot_getattr(locked, SPI_fnumber(desc, "capacity"), &isnull);
 		out[i].capacity = isnull ? NULL : DatumGetNumericCopy(cap);
+		out[i].longest = -1;
 	}
 	ExecDropSingleTupleTableSlot(found);
 	ExecDropSingleTupleTableSlot(locked);
@@ -573,10 +641,11 @@ sweep_with_new(const MojobResource *r, Hold *holds, int n,
 /*
  * Refuse (MJ005) a booking of resource r over [lo, hi) with amount for job
  * code that would exceed its concurrency or capacity at some instant.
- * The resource must be locked (mojob_lock_resources) first.
+ * The resource must be locked (mojob_lock_resources) first.  Sets
+ * r->longest to the resource's longest booking as the check read it.
  */
 void
-mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
+mojob_check_free(MojobResource *r, TimestampTz lo, TimestampTz hi,
 				 Numeric amount, int64 job_id, const char *code)
 {
 	Hold	   *holds;
@@ -599,7 +668,7 @@ mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
 				 errhint("Ask for less, or use a resource with more capacity.")));
 
 	/* Everything committed up to now, even what our snapshot cannot see. */
-	holds = read_holds(r->id, lo, hi, job_id, GetLatestSnapshot(), &n);
+	holds = read_holds(r->id, lo, hi, job_id, GetLatestSnapshot(), &n, &r->longest);
 	s = sweep_with_new(r, holds, n, lo, hi, amount);
 	if (!s.exceeded)
 		return;
@@ -615,7 +684,7 @@ mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
 		Hold	   *mine;
 		int			nmine;
 
-		mine = read_holds(r->id, lo, hi, job_id, InvalidSnapshot, &nmine);
+		mine = read_holds(r->id, lo, hi, job_id, InvalidSnapshot, &nmine, NULL);
 		if (!sweep_with_new(r, mine, nmine, lo, hi, amount).exceeded)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -715,7 +784,7 @@ delete_booking(Relation heap, int64 node_id)
 /* Insert a booking, with its index entries. */
 static void
 insert_booking(Relation heap, int64 node_id, int64 job_id, int64 resource_id,
-			   TimestampTz lo, TimestampTz hi, Numeric amount)
+			   TimestampTz lo, TimestampTz hi, Numeric amount, int64 longest)
 {
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
@@ -741,17 +810,28 @@ insert_booking(Relation heap, int64 node_id, int64 job_id, int64 resource_id,
 	ExecCloseIndices(rri);
 	ExecDropSingleTupleTableSlot(slot);
 	FreeExecutorState(estate);
+
+	/*
+	 * The checks read back as far as the longest booking of the resource:
+	 * as the check just read it (under the resource's lock), else as it is.
+	 */
+	if (longest < 0)
+		longest = mojob_booking_longest(resource_id, SnapshotSelf);
+	if (hi - lo > longest)
+		raise_longest(resource_id, hi - lo);
 }
 
 /*
  * Make node's booking [lo, hi) with amount: insert it, or replace the one
  * the node has.  fresh: the node has none (a new node, or a job that held
  * nothing), so there is none to look for; were there one after all, the
- * primary key would refuse the second.
+ * primary key would refuse the second.  checked: the resource as
+ * mojob_check_free() left it, or NULL.
  */
 void
 mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
-				  TimestampTz lo, TimestampTz hi, Numeric amount, bool fresh)
+				  TimestampTz lo, TimestampTz hi, Numeric amount, bool fresh,
+				  const MojobResource *checked)
 {
 	Relation	heap;
 
@@ -763,7 +843,8 @@ mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
 	heap = table_open(mojob_catalog()->booking_rel, RowExclusiveLock);
 	if (!fresh)
 		delete_booking(heap, node_id);
-	insert_booking(heap, node_id, job_id, resource_id, lo, hi, amount);
+	insert_booking(heap, node_id, job_id, resource_id, lo, hi, amount,
+				   checked && checked->id == resource_id ? checked->longest : -1);
 	table_close(heap, NoLock);
 	CommandCounterIncrement();
 }
@@ -979,12 +1060,16 @@ mojob_job_bookings_changed(int64 job_id, const char *code,
 	{
 		TimestampTz lo,
 					hi;
+		const MojobResource *checked = NULL;
 
 		node_window(&nodes[i], pre, post, &lo, &hi);
 		if (k < nlock && res[k].id == nodes[i].resource_id)
-			mojob_check_free(&res[k++], lo, hi, nodes[i].amount, job_id, code);
+		{
+			mojob_check_free(&res[k], lo, hi, nodes[i].amount, job_id, code);
+			checked = &res[k++];
+		}
 		mojob_put_booking(nodes[i].id, job_id, nodes[i].resource_id, lo, hi, nodes[i].amount,
-						  !was_holding);
+						  !was_holding, checked);
 	}
 }
 
@@ -1078,7 +1163,7 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 		 (old.capacity != NULL && num_cmp(new.capacity, old.capacity) >= 0)))
 		return PointerGetDatum(td->tg_newtuple);
 
-	holds = read_holds(old.id, now, DT_NOEND, 0, GetLatestSnapshot(), &n);
+	holds = read_holds(old.id, now, DT_NOEND, 0, GetLatestSnapshot(), &n, NULL);
 	if (!new.enabled)
 	{
 		SweepResult all = everywhere(now, DT_NOEND);
@@ -1178,7 +1263,7 @@ mojob_resource_usage(PG_FUNCTION_ARGS)
 		TimestampTz lo = lower.infinite ? DT_NOBEGIN : DatumGetTimestampTz(lower.val);
 		TimestampTz hi = upper.infinite ? DT_NOEND : DatumGetTimestampTz(upper.val);
 
-		holds = read_holds(resource, lo, hi, 0, InvalidSnapshot, &n);
+		holds = read_holds(resource, lo, hi, 0, InvalidSnapshot, &n, NULL);
 		s = sweep(holds, n, lo, hi, INT_MAX, NULL);
 		if (n == 0)
 			check_resource_exists(resource);

@@ -16,13 +16,15 @@ typedef struct MojobResource
 	bool		enabled;
 	int32		concurrency;
 	Numeric		capacity;		/* NULL = unlimited */
+	int64		longest;		/* its longest booking (µs), once checked; else -1 */
 } MojobResource;
 
 extern void mojob_lock_resources(const int64 *ids, int n, MojobResource *out);
-extern void mojob_check_free(const MojobResource *r, TimestampTz lo, TimestampTz hi,
+extern void mojob_check_free(MojobResource *r, TimestampTz lo, TimestampTz hi,
 							 Numeric amount, int64 job_id, const char *code);
 extern void mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
-							  TimestampTz lo, TimestampTz hi, Numeric amount, bool fresh);
+							  TimestampTz lo, TimestampTz hi, Numeric amount, bool fresh,
+							  const MojobResource *checked);
 extern void mojob_drop_booking(int64 node_id);
 extern void mojob_node_window(bool has_from, TimestampTz held_from, bool has_until,
 							  TimestampTz held_until, TimestampTz pre, TimestampTz post,

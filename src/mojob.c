@@ -70,7 +70,9 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		relid == catalog.booking_pkey || relid == catalog.booking_held ||
 		relid == catalog.job_pkey || relid == catalog.node_rel ||
 		relid == catalog.node_job_index || relid == catalog.resource_rel ||
-		relid == catalog.resource_pkey || relid == catalog.event_rel)
+		relid == catalog.resource_pkey || relid == catalog.event_rel ||
+		relid == catalog.booking_start || relid == catalog.longest_rel ||
+		relid == catalog.longest_pkey)
 		catalog_valid = false;
 }
 
@@ -208,6 +210,9 @@ mojob_catalog(void)
 		catalog.booking_pkey = get_relname_relid("booking_pkey", nsp);
 		catalog.booking_held = get_relname_relid("booking_resource_held", nsp);
 		catalog.job_pkey = get_relname_relid("job_pkey", nsp);
+		catalog.booking_start = get_relname_relid("booking_resource_start", nsp);
+		catalog.longest_rel = get_relname_relid("booking_longest", nsp);
+		catalog.longest_pkey = get_relname_relid("booking_longest_pkey", nsp);
 		catalog.node_rel = get_relname_relid("job_resource", nsp);
 		catalog.node_job_index = get_relname_relid("job_resource_once", nsp);
 		catalog.resource_rel = get_relname_relid("resource", nsp);
@@ -218,7 +223,9 @@ mojob_catalog(void)
 			!OidIsValid(catalog.booking_held) || !OidIsValid(catalog.job_pkey) ||
 			!OidIsValid(catalog.node_rel) || !OidIsValid(catalog.node_job_index) ||
 			!OidIsValid(catalog.resource_rel) || !OidIsValid(catalog.resource_pkey) ||
-			!OidIsValid(catalog.event_rel) || !OidIsValid(catalog.event_seq))
+			!OidIsValid(catalog.event_rel) || !OidIsValid(catalog.event_seq) ||
+			!OidIsValid(catalog.booking_start) || !OidIsValid(catalog.longest_rel) ||
+			!OidIsValid(catalog.longest_pkey))
 			elog(ERROR, "a table or index of mojob is missing");
 		{
 			static const char *const cols[5] = {"node_id", "job_id", "resource_id", "held", "amount"};

@@ -107,6 +107,9 @@ typedef struct MojobCatalog
 								 * columns node_id, job_id, resource_id, held, amount */
 	Oid			booking_pkey;	/* its primary key, on node_id */
 	Oid			booking_held;	/* its GiST index on (resource_id, held) */
+	Oid			booking_start;	/* its B-tree on (resource_id, lower(held)) */
+	Oid			longest_rel;	/* mojob.booking_longest */
+	Oid			longest_pkey;	/* its primary key */
 	Oid			job_pkey;		/* mojob.job's primary key */
 	Oid			node_rel;		/* mojob.job_resource */
 	Oid			node_job_index; /* its unique index on (job_id, resource_id) */

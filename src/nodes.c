@@ -333,6 +333,7 @@ book_node(const NodeRow *n, const JobHead *j, bool check, bool fresh)
 {
 	TimestampTz lo,
 				hi;
+	MojobResource r;
 
 	node_window(n, j, &lo, &hi);
 	if (lo >= hi)
@@ -343,12 +344,11 @@ book_node(const NodeRow *n, const JobHead *j, bool check, bool fresh)
 	}
 	if (check)
 	{
-		MojobResource r;
-
 		mojob_lock_resources(&n->resource_id, 1, &r);
 		mojob_check_free(&r, lo, hi, n->amount, n->job_id, j->code);
 	}
-	mojob_put_booking(n->id, n->job_id, n->resource_id, lo, hi, n->amount, fresh);
+	mojob_put_booking(n->id, n->job_id, n->resource_id, lo, hi, n->amount, fresh,
+					  check ? &r : NULL);
 }
 
 static void

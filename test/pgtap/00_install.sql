@@ -10,7 +10,7 @@ SELECT enum_has_labels('mojob', 'job_state',
 SELECT enum_has_labels('mojob', 'job_priority', ARRAY['low', 'normal', 'high'],
     'job_priority is low, normal, high');
 SELECT tables_are('mojob',
-    ARRAY['settings', 'resource', 'pool', 'pool_member', 'job', 'job_resource', 'job_event', 'booking', 'recurrence', 'recurrence_conflict'],
+    ARRAY['settings', 'resource', 'pool', 'pool_member', 'job', 'job_resource', 'job_event', 'booking', 'booking_longest', 'recurrence', 'recurrence_conflict'],
     'mojob has its tables');
 
 SELECT is_empty($$

@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(108);
+SELECT plan(118);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -33,7 +33,8 @@ INSERT INTO mojob.resource (id, name, concurrency, capacity) VALUES
     (15, 'vision', 1, NULL),    -- mojob.advance
     (16, 'old-desk', 1, NULL),  -- shrinking on a disabled resource
     (17, 'booth', 1, NULL),     -- a client that does not own the tables
-    (18, 'archive', 1, NULL);   -- windows reaching into the past
+    (18, 'archive', 1, NULL),   -- windows reaching into the past
+    (19, 'festival', 1, NULL);  -- the longest booking of a resource
 
 -- The id and code of the job named label.
 CREATE FUNCTION pg_temp.j(label text) RETURNS bigint
@@ -444,6 +445,40 @@ SELECT lives_ok($$ SELECT pg_temp.job('late show', now() - interval '4 hours', n
     'a job whose window covers that booking is reserved: the completed job holds nothing any more');
 SELECT results_eq($$ SELECT jobs FROM mojob.resource_usage(18, tstzrange(now() - interval '5 hours', now() + interval '2 hours')) $$,
     $$ VALUES (1) $$, 'resource_usage over the whole window counts the late show only');
+
+-- ---------------------------------------------------------------------
+-- The checks read a resource's bookings by start, from the window's start
+-- less the resource's longest booking (mojob.booking_longest)
+-- ---------------------------------------------------------------------
+
+SELECT is((SELECT longest FROM mojob.booking_longest WHERE resource_id = 19), NULL,
+    'a resource that was never booked has no longest booking');
+SELECT FROM pg_temp.job('three-day festival', '2027-10-01 00:00Z', '2027-10-04 00:00Z', '{19}', 'tentative');
+SELECT is((SELECT longest FROM mojob.booking_longest WHERE resource_id = 19), interval '72 hours',
+    'a booking raises the longest booking of its resource to its length');
+SELECT FROM pg_temp.job('late set', '2027-10-03 22:00Z', '2027-10-03 23:00Z', '{19}');
+SELECT throws_ok(format('SELECT mojob.reserve(%s)', pg_temp.j('late set')), 'MJ005', NULL,
+    'a window 70 hours after the start of a 72-hour booking still meets it');
+SELECT FROM pg_temp.job('after the festival', '2027-10-04 00:00Z', '2027-10-04 01:00Z', '{19}', 'tentative');
+SELECT is(pg_temp.state('after the festival'), 'tentative', 'one that starts at its end does not');
+SELECT is((SELECT longest FROM mojob.booking_longest WHERE resource_id = 19), interval '72 hours',
+    'a shorter booking leaves the longest as it is');
+DO $$ BEGIN PERFORM mojob.reschedule(pg_temp.j('after the festival'), '2027-10-04 00:00Z', '2027-10-09 00:00Z'); END $$;
+SELECT is((SELECT longest FROM mojob.booking_longest WHERE resource_id = 19), interval '120 hours',
+    'a booking that grows raises it');
+SELECT FROM pg_temp.job('encore', '2027-10-08 20:00Z', '2027-10-08 21:00Z', '{19}');
+SELECT throws_ok(format('SELECT mojob.reserve(%s)', pg_temp.j('encore')), 'MJ005', NULL,
+    'and the checks read back as far: a window 116 hours into it meets it');
+DO $$ BEGIN PERFORM mojob.cancel(pg_temp.j('after the festival'), 'rained off'); END $$;
+SELECT is((SELECT longest FROM mojob.booking_longest WHERE resource_id = 19), interval '120 hours',
+    'the longest never shrinks (it is a bound, not a statistic)');
+SELECT lives_ok(format('SELECT mojob.reserve(%s)', pg_temp.j('encore')),
+    'with the long booking canceled, the encore is reserved');
+SELECT is_empty($$
+    SELECT b.resource_id FROM mojob.booking b
+    LEFT JOIN mojob.booking_longest l ON l.resource_id = b.resource_id
+    WHERE l.longest IS NULL OR upper(b.held) - lower(b.held) > l.longest $$,
+    'no booking is longer than the longest of its resource');
 
 -- ---------------------------------------------------------------------
 -- mojob.booking as a whole

@@ -144,7 +144,7 @@ SELECT c.relname::text AS rel, c.relkind::text AS kind,
 FROM pg_class c WHERE c.relnamespace = 'mojob'::regnamespace AND c.relkind IN ('r', 'v', 'S');
 GRANT SELECT ON rel, writer_call, reader_call TO PUBLIC;
 
-SELECT plan(97
+SELECT plan(99
             + (SELECT count(*)::int FROM rel WHERE kind IN ('r', 'v'))
             + (SELECT count(*)::int FROM reader_call)
             + (SELECT count(*)::int FROM writer_call)
@@ -282,6 +282,8 @@ SELECT throws_ok($$UPDATE mojob.booking SET held = tstzrange('2000-01-01', '2000
     'the planner cannot UPDATE bookings (42501)');
 SELECT throws_ok($$DELETE FROM mojob.booking$$, '42501', NULL, 'the planner cannot DELETE bookings (42501)');
 SELECT throws_ok($$TRUNCATE mojob.booking$$, '42501', NULL, 'the planner cannot TRUNCATE bookings (42501)');
+SELECT throws_ok(format($$INSERT INTO mojob.booking_longest VALUES (%s, '1000 years')$$, :r1),
+    '42501', NULL, 'the planner cannot INSERT into mojob.booking_longest (42501)');
 
 SELECT throws_ok($$ALTER TABLE mojob.job DISABLE TRIGGER zz_mojob_guard$$, '42501', NULL,
     'the planner cannot disable the job trigger (42501, not the owner)');
@@ -392,6 +394,8 @@ SELECT throws_ok(format($$UPDATE mojob.booking SET held = tstzrange('2000-01-01'
     '42501', NULL, 'a role with every right on mojob.booking still cannot UPDATE a booking (42501)');
 SELECT throws_ok(format($$DELETE FROM mojob.booking WHERE job_id = %s$$, :wa),
     '42501', NULL, 'a role with every right on mojob.booking still cannot DELETE a booking (42501)');
+SELECT throws_ok($$UPDATE mojob.booking_longest SET longest = '0'$$,
+    '42501', NULL, 'a role with every right on mojob.booking_longest still cannot UPDATE it (42501)');
 SELECT throws_ok(format($$SELECT * FROM mojob.create_job_for_resource(%s, 'second', %L, %L)$$,
                         :solo, now() + interval '11 days', now() + interval '11 days 1 hour'),
     'MJ005', NULL, 'so a second job still cannot take the resource the first holds (MJ005)');
