@@ -82,10 +82,20 @@ EOF
     done
 } >"$work/RESULTS.md"
 
+# Every section says which run it comes from, under its title, so that
+# sections kept by a partial run keep their own provenance.
+awk -v run="$started, git \`$commit\`" '
+    { print }
+    /^## [0-9]+\. / { print ""; print "*From the run of " run ".*" }
+' "$work/RESULTS.md" >"$work/stamped.md"
+mv "$work/stamped.md" "$work/RESULTS.md"
+
 # A partial run (BENCH_ONLY) updates only its own benchmarks' goals and
-# sections of an existing results file; the others' stay as they were, and
-# the header says so.  Sections and goal rows are matched by their number
-# ("## 4. ...", "| 4. ... |").
+# sections of an existing results file; the others' stay as they were
+# (with the run each names under its title; one from an older file that
+# names none is given the run of that file's header), and the header says
+# so.  Sections and goal rows are matched by their number ("## 4. ...",
+# "| 4. ... |").
 if [ -n "${BENCH_ONLY:-}" ] && [ "$results" != - ] && [ -f "$results" ]; then
     awk -v only="$BENCH_ONLY" '
         function row_num(l,   w) { split(substr(l, 3), w, "."); return w[1] + 0 }
@@ -104,7 +114,11 @@ if [ -n "${BENCH_ONLY:-}" ] && [ "$results" != - ] && [ -f "$results" ]; then
                         if (g == 2 || !(row_num(l) in renew)) rows[row_num(l)] = rows[row_num(l)] l "\n"
                     } else if (sec >= 0 && (g == 2 || !(sec in renew))) {
                         body[sec] = body[sec] l "\n"
-                        if (g == 1) kept[sec] = 1
+                        if (g == 1) {
+                            kept[sec] = 1
+                            if (l ~ /^## [0-9]+\. / && !(line[g, i + 2] ~ /^\*From the run of /))
+                                body[sec] = body[sec] "\n*From the run of " when ", git `" src "`.*\n"
+                        }
                     }
                 }
             }
@@ -115,7 +129,7 @@ if [ -n "${BENCH_ONLY:-}" ] && [ "$results" != - ] && [ -f "$results" ]; then
             for (i = 1; i <= n[2]; i++) {
                 l = line[2, i]
                 if (l ~ /^## Goals/ && kept_list != "")
-                    printf "- **Partial run** (`BENCH_ONLY=\"%s\"`): sections %s are from this run; %s were kept as they were in the results file (written on %s, git `%s`)\n\n", only, new_list, kept_list, when, src
+                    printf "- **Partial run** (`BENCH_ONLY=\"%s\"`): sections %s are from this run; %s were kept from earlier runs (each names its run under its title)\n\n", only, new_list, kept_list
                 print l
                 if (l ~ /^\|---\|---\|---:\|---\|$/) break
             }
