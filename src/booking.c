@@ -253,7 +253,16 @@ raise_longest(int64 resource, int64 len)
 	args[0] = Int64GetDatum(resource);
 	args[1] = IntervalPGetDatum(i);
 	mojob_spi_connect_owner();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 2, argtypes), args, NULL, false, 0) != SPI_OK_INSERT)
+
+	/*
+	 * With the latest snapshot, not the transaction's: under REPEATABLE READ
+	 * a bound raised by a transaction that committed since (while this one
+	 * waited for the resource) is updated, not a serialization failure.
+	 * The resource is locked by now, or the booking is not checked.
+	 */
+	CommandCounterIncrement();
+	if (SPI_execute_snapshot(mojob_plan(&plan, sql, 2, argtypes), args, NULL,
+							 GetLatestSnapshot(), InvalidSnapshot, false, true, 0) != SPI_OK_INSERT)
 		elog(ERROR, "writing mojob.booking_longest failed");
 	mojob_spi_finish();
 }
@@ -786,10 +795,21 @@ static void
 insert_booking(Relation heap, int64 node_id, int64 job_id, int64 resource_id,
 			   TimestampTz lo, TimestampTz hi, Numeric amount, int64 longest)
 {
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(heap), &TTSOpsVirtual);
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
 
+	/* mojob's own table, as mojob made it (mojob.c checks the columns). */
+	if (RelationGetDescr(heap)->natts != 5)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mojob.booking has been altered"),
+				 errdetail("It has %d columns; mojob writes node_id, job_id, resource_id, held and amount.",
+						   RelationGetDescr(heap)->natts),
+				 errhint("Re-create the extension, or restore mojob.booking as mojob made it.")));
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(heap), &TTSOpsVirtual);
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, 0, sizeof(bool) * 5);
 	slot->tts_values[0] = Int64GetDatum(node_id);

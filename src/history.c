@@ -139,8 +139,9 @@ static const char *const event_columns[] = {"id", "job_id", "from_state", "to_st
 
 /*
  * May the history be written directly (heap and index) rather than with an
- * INSERT?  Only while mojob.job_event is as mojob made it: its own columns,
- * no trigger but mojob's statement guard, no CHECK but its own, no rule.
+ * INSERT?  Only while mojob.job_event is as mojob made it: its own columns
+ * and NOT NULLs, no trigger but mojob's statement guard, no CHECK but its
+ * own (by name), no rule.
  * Whatever a site adds (an audit trigger, a constraint, a column with a
  * default) is honoured by taking the INSERT instead.  attnums receives
  * where each column is.
@@ -157,7 +158,8 @@ events_direct(Relation rel, AttrNumber *attnums)
 		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
 			if (strcmp(rel->trigdesc->triggers[i].tgname, "mojob_internal_guard") != 0)
 				return false;
-	if (desc->constr != NULL && desc->constr->num_check != 1)
+	if (desc->constr == NULL || desc->constr->num_check != 1 ||
+		strcmp(desc->constr->check[0].ccname, "job_event_cause_check") != 0)
 		return false;
 	for (int i = 0; i < desc->natts; i++)
 		if (!TupleDescAttr(desc, i)->attisdropped)
@@ -168,6 +170,9 @@ events_direct(Relation rel, AttrNumber *attnums)
 	{
 		attnums[i] = SPI_fnumber(desc, event_columns[i]);
 		if (attnums[i] <= 0)
+			return false;
+		/* NOT NULL as mojob made them: every column but reason. */
+		if (TupleDescAttr(desc, attnums[i] - 1)->attnotnull != (strcmp(event_columns[i], "reason") != 0))
 			return false;
 	}
 	return true;

@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(28);
+SELECT plan(29);
 
 SELECT session_user AS me \gset
 
@@ -204,6 +204,17 @@ SELECT throws_ok(format('SELECT mojob.cancel(%s, %L)', :au, 'site rule'), '23514
 ALTER TABLE mojob.job_event DROP CONSTRAINT site_no_cancel;
 SELECT state FROM mojob.cancel(:au, 'allowed again') \gset
 SELECT is(:'state'::text, 'canceled', 'without it, the cancel goes through');
+
+-- A site that replaces mojob's CHECK on the history with its own has it
+-- enforced too (the rows are then written with an INSERT).
+ALTER TABLE mojob.job_event DROP CONSTRAINT job_event_cause_check,
+    ADD CONSTRAINT site_cause CHECK (cause = 'user') NOT VALID;
+SELECT id AS tm FROM mojob.create_job('timed', now() - interval '2 hours', now() - interval '1 hour') \gset
+SELECT state FROM mojob.reserve(:tm) \gset
+SELECT throws_ok(format('SELECT mojob.confirm(%s)', :tm), '23514', NULL,
+    'a CHECK replacing mojob''s on mojob.job_event applies to the rows mojob writes (a confirm that also makes time transitions)');
+ALTER TABLE mojob.job_event DROP CONSTRAINT site_cause,
+    ADD CONSTRAINT job_event_cause_check CHECK (cause IN ('user', 'time'));
 
 SELECT * FROM finish();
 ROLLBACK;
