@@ -157,15 +157,13 @@ get_state(const Row *r, AttrNumber att)
 static void
 read_new_job_settings(MojobNewJobSettings *s)
 {
-	Oid			relid = get_relname_relid("settings", mojob_catalog()->namespace);
+	Oid			relid = mojob_catalog()->settings_rel;
 	Relation	rel;
 	TupleDesc	desc;
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	int			rows = 0;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "mojob.settings is missing");
 	rel = table_open(relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	slot = table_slot_create(rel, NULL);
@@ -268,7 +266,7 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 	get_col(&row, a->code, &isnull);
 	if (isnull || !privileged)
 	{
-		Oid			seq = get_relname_relid("job_code_seq", mojob_catalog()->namespace);
+		Oid			seq = mojob_catalog()->code_seq;
 		int64		n = nextval_internal(seq, false);
 
 		row_set(&row, a->code,

@@ -72,7 +72,8 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		relid == catalog.node_job_index || relid == catalog.resource_rel ||
 		relid == catalog.resource_pkey || relid == catalog.event_rel ||
 		relid == catalog.booking_start || relid == catalog.longest_rel ||
-		relid == catalog.longest_pkey)
+		relid == catalog.longest_pkey || relid == catalog.settings_rel ||
+		relid == catalog.code_seq)
 		catalog_valid = false;
 }
 
@@ -219,11 +220,14 @@ mojob_catalog(void)
 		catalog.resource_pkey = get_relname_relid("resource_pkey", nsp);
 		catalog.event_rel = get_relname_relid("job_event", nsp);
 		catalog.event_seq = get_relname_relid("job_event_id_seq", nsp);
+		catalog.settings_rel = get_relname_relid("settings", nsp);
+		catalog.code_seq = get_relname_relid("job_code_seq", nsp);
 		if (!OidIsValid(catalog.booking_rel) || !OidIsValid(catalog.booking_pkey) ||
 			!OidIsValid(catalog.booking_held) || !OidIsValid(catalog.job_pkey) ||
 			!OidIsValid(catalog.node_rel) || !OidIsValid(catalog.node_job_index) ||
 			!OidIsValid(catalog.resource_rel) || !OidIsValid(catalog.resource_pkey) ||
 			!OidIsValid(catalog.event_rel) || !OidIsValid(catalog.event_seq) ||
+			!OidIsValid(catalog.settings_rel) || !OidIsValid(catalog.code_seq) ||
 			!OidIsValid(catalog.booking_start) || !OidIsValid(catalog.longest_rel) ||
 			!OidIsValid(catalog.longest_pkey))
 			elog(ERROR, "a table or index of mojob is missing");
