@@ -23,25 +23,20 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
-#include "access/skey.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/pg_operator_d.h"
-#include "common/int.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "executor/executor.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rangetypes.h"
@@ -267,25 +262,73 @@ raise_longest(int64 resource, int64 len)
 	mojob_spi_finish();
 }
 
+/* What read_holds collects, as its index scan gives the bookings. */
+typedef struct HoldScan
+{
+	int64		resource;
+	int64		exclude_job;
+	TimestampTz lo;
+	TimestampTz hi;
+	TimestampTz now;
+	TypeCacheEntry *rangetype;
+	Hold	   *holds;
+	int			n;
+	int			max;
+	int			npast;			/* of them, those that ended before now */
+} HoldScan;
+
+static bool
+collect_hold(TupleTableSlot *slot, void *arg)
+{
+	HoldScan   *hs = (HoldScan *) arg;
+	bool		isnull;
+	RangeBound	blo,
+				bhi;
+	bool		empty;
+	int64		job_id;
+	Hold	   *h;
+
+	/* The index gives the starts; the ends are checked here. */
+	if (DatumGetInt64(slot_getattr(slot, 3, &isnull)) != hs->resource)
+		return true;
+	job_id = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+	if (job_id == hs->exclude_job)
+		return true;
+	range_deserialize(hs->rangetype, DatumGetRangeTypeP(slot_getattr(slot, 4, &isnull)),
+					  &blo, &bhi, &empty);
+	if (empty || blo.infinite || bhi.infinite)
+		elog(ERROR, "mojob.booking holds an empty or unbounded window for job " INT64_FORMAT, job_id);
+	if (DatumGetTimestampTz(blo.val) >= hs->hi || DatumGetTimestampTz(bhi.val) <= hs->lo)
+		return true;
+	if (hs->n == hs->max)
+	{
+		hs->max *= 2;
+		hs->holds = repalloc(hs->holds, sizeof(Hold) * hs->max);
+	}
+	h = &hs->holds[hs->n++];
+	h->lo = DatumGetTimestampTz(blo.val);
+	h->hi = DatumGetTimestampTz(bhi.val);
+	h->amount = DatumGetNumericCopy(slot_getattr(slot, 5, &isnull));
+	h->job_id = job_id;
+	h->code = NULL;
+	if (h->hi <= hs->now)
+		hs->npast++;
+	return true;
+}
+
 static Hold *
 read_holds(int64 resource, TimestampTz lo, TimestampTz hi, int64 exclude_job,
 		   Snapshot snapshot, int *nholds, int64 *longest_out)
 {
 	const MojobCatalog *c = mojob_catalog();
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	TypeCacheEntry *rangetype = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
 	TimestampTz from;
 	int64		longest;
-	Relation	heap;
-	Relation	index;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
 	ScanKeyData keys[3];
 	int			nkeys = 0;
+	HoldScan	hs;
 	Hold	   *holds;
-	int			n = 0;
-	int			max = 16;
-	int			npast = 0;
+	int			n;
 
 	if (longest_out)
 		*longest_out = -1;
@@ -310,70 +353,34 @@ read_holds(int64 resource, TimestampTz lo, TimestampTz hi, int64 exclude_job,
 		(pg_sub_s64_overflow(lo, longest, &from) || !IS_VALID_TIMESTAMP(from)))
 		from = DT_NOBEGIN;
 
-	heap = table_open(c->booking_rel, AccessShareLock);
-	index = index_open(c->booking_start, AccessShareLock);
 	ScanKeyInit(&keys[nkeys++], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(resource));
 	if (!TIMESTAMP_IS_NOBEGIN(from))
 		ScanKeyInit(&keys[nkeys++], 2, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(from));
 	if (!TIMESTAMP_IS_NOEND(hi))
 		ScanKeyInit(&keys[nkeys++], 2, BTLessStrategyNumber, F_TIMESTAMPTZ_LT, TimestampTzGetDatum(hi));
 
-	holds = palloc(sizeof(Hold) * max);
-	slot = table_slot_create(heap, NULL);
-#if PG_VERSION_NUM >= 180000
-	scan = index_beginscan(heap, index, snapshot, NULL, nkeys, 0);
-#else
-	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
-#endif
-	index_rescan(scan, keys, nkeys, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull;
-		RangeType  *held;
-		RangeBound	blo,
-					bhi;
-		bool		empty;
-		int64		job_id;
-
-		/* The index gives the starts; the ends are checked here. */
-		if (DatumGetInt64(slot_getattr(slot, 3, &isnull)) != resource)
-			continue;
-		job_id = DatumGetInt64(slot_getattr(slot, 2, &isnull));
-		if (job_id == exclude_job)
-			continue;
-		held = DatumGetRangeTypeP(slot_getattr(slot, 4, &isnull));
-		range_deserialize(rangetype, held, &blo, &bhi, &empty);
-		if (empty || blo.infinite || bhi.infinite)
-			elog(ERROR, "mojob.booking holds an empty or unbounded window for job " INT64_FORMAT, job_id);
-		if (DatumGetTimestampTz(blo.val) >= hi || DatumGetTimestampTz(bhi.val) <= lo)
-			continue;
-		if (n == max)
-		{
-			max *= 2;
-			holds = repalloc(holds, sizeof(Hold) * max);
-		}
-		holds[n].lo = DatumGetTimestampTz(blo.val);
-		holds[n].hi = DatumGetTimestampTz(bhi.val);
-		holds[n].amount = DatumGetNumericCopy(slot_getattr(slot, 5, &isnull));
-		holds[n].job_id = job_id;
-		holds[n].code = NULL;
-		if (holds[n].hi <= now)
-			npast++;
-		n++;
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
-	table_close(heap, NoLock);
+	hs.resource = resource;
+	hs.exclude_job = exclude_job;
+	hs.lo = lo;
+	hs.hi = hi;
+	hs.now = now;
+	hs.rangetype = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
+	hs.n = 0;
+	hs.max = 16;
+	hs.npast = 0;
+	hs.holds = palloc(sizeof(Hold) * hs.max);
+	mojob_index_scan_keys(c->booking_rel, c->booking_start, snapshot, keys, nkeys, collect_hold, &hs);
+	holds = hs.holds;
+	n = hs.n;
 
 	/* Bookings that ended before now: drop those of completed jobs. */
-	if (npast > 0)
+	if (hs.npast > 0)
 	{
 		static MojobPlan plan;
 		static const char *sql =
 			"SELECT id FROM mojob.job WHERE id = ANY ($1) AND state = 'completed' AND post_roll_end <= $2";
 		Oid			argtypes[2] = {INT8ARRAYOID, TIMESTAMPTZOID};
-		Datum	   *ids = palloc(sizeof(Datum) * npast);
+		Datum	   *ids = palloc(sizeof(Datum) * hs.npast);
 		Datum		args[2];
 		int			k = 0;
 
@@ -457,27 +464,6 @@ fill_codes(Hold *holds, int n)
 			holds[i].code = psprintf("#" INT64_FORMAT, holds[i].job_id);
 }
 
-/* The TID of resource id as seen by snapshot, or false. */
-static bool
-find_resource(Relation heap, Relation index, Snapshot snapshot, int64 id,
-			  TupleTableSlot *slot)
-{
-	ScanKeyData key;
-	IndexScanDesc scan;
-	bool		found;
-
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
-#if PG_VERSION_NUM >= 180000
-	scan = index_beginscan(heap, index, snapshot, NULL, 1, 0);
-#else
-	scan = index_beginscan(heap, index, snapshot, 1, 0);
-#endif
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	index_endscan(scan);
-	return found;
-}
-
 /*
  * Lock the resources (FOR NO KEY UPDATE, in id order) and read them.
  * ids must be sorted and distinct.  Unknown ids raise MJ404.  One lookup
@@ -495,8 +481,11 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 {
 	const MojobCatalog *c;
 	Relation	heap;
-	Relation	index;
-	TupleTableSlot *found;
+	TupleDesc	desc;
+	AttrNumber	att_name,
+				att_enabled,
+				att_concurrency,
+				att_capacity;
 	TupleTableSlot *locked;
 	bool		xact_snapshot = IsolationUsesXactSnapshot();
 
@@ -506,27 +495,31 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 	CommandCounterIncrement();
 	c = mojob_catalog();
 	heap = table_open(c->resource_rel, RowShareLock);
-	index = index_open(c->resource_pkey, AccessShareLock);
-	found = table_slot_create(heap, NULL);
+	desc = RelationGetDescr(heap);
+	att_name = SPI_fnumber(desc, "name");
+	att_enabled = SPI_fnumber(desc, "enabled");
+	att_concurrency = SPI_fnumber(desc, "concurrency");
+	att_capacity = SPI_fnumber(desc, "capacity");
 	locked = table_slot_create(heap, NULL);
 	for (int i = 0; i < n; i++)
 	{
 		Snapshot	snapshot;
+		ItemPointerData tid;
 		TM_FailureData tmfd;
 		TM_Result	res;
-		TupleDesc	desc = RelationGetDescr(heap);
 		bool		isnull;
 		Datum		cap;
 
 		Assert(i == 0 || ids[i - 1] < ids[i]);
 		/* What a statement would see: a new snapshot in READ COMMITTED. */
 		snapshot = RegisterSnapshot(xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot());
-		if (!find_resource(heap, index, snapshot, ids[i], found))
+		if (mojob_index_scan(c->resource_rel, c->resource_pkey, snapshot, 1, &ids[i],
+							 mojob_tid_of_first, &tid) == 0)
 		{
 			UnregisterSnapshot(snapshot);
 			mojob_not_found_resource(ids[i]);
 		}
-		res = table_tuple_lock(heap, &found->tts_tid, snapshot, locked,
+		res = table_tuple_lock(heap, &tid, snapshot, locked,
 							   GetCurrentCommandId(false), LockTupleNoKeyExclusive,
 							   LockWaitBlock,
 							   xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
@@ -558,16 +551,14 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 				elog(ERROR, "unexpected result %d locking resource " INT64_FORMAT, (int) res, ids[i]);
 		}
 		out[i].id = ids[i];
-		out[i].name = TextDatumGetCString(slot_getattr(locked, SPI_fnumber(desc, "name"), &isnull));
-		out[i].enabled = DatumGetBool(slot_getattr(locked, SPI_fnumber(desc, "enabled"), &isnull));
-		out[i].concurrency = DatumGetInt32(slot_getattr(locked, SPI_fnumber(desc, "concurrency"), &isnull));
-		cap = slot_getattr(locked, SPI_fnumber(desc, "capacity"), &isnull);
+		out[i].name = TextDatumGetCString(slot_getattr(locked, att_name, &isnull));
+		out[i].enabled = DatumGetBool(slot_getattr(locked, att_enabled, &isnull));
+		out[i].concurrency = DatumGetInt32(slot_getattr(locked, att_concurrency, &isnull));
+		cap = slot_getattr(locked, att_capacity, &isnull);
 		out[i].capacity = isnull ? NULL : DatumGetNumericCopy(cap);
 		out[i].longest = -1;
 	}
-	ExecDropSingleTupleTableSlot(found);
 	ExecDropSingleTupleTableSlot(locked);
-	index_close(index, NoLock);
 	table_close(heap, NoLock);
 }
 
@@ -769,25 +760,11 @@ static void
 delete_booking(Relation heap, int64 node_id)
 {
 	const MojobCatalog *c = mojob_catalog();
-	Relation	index = index_open(c->booking_pkey, AccessShareLock);
-	IndexScanDesc scan;
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	ScanKeyData key;
-	bool		found;
+	ItemPointerData tid;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(node_id));
-#if PG_VERSION_NUM >= 180000
-	scan = index_beginscan(heap, index, SnapshotSelf, NULL, 1, 0);
-#else
-	scan = index_beginscan(heap, index, SnapshotSelf, 1, 0);
-#endif
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	if (found)
-		simple_heap_delete(heap, &slot->tts_tid);
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
+	if (mojob_index_scan(c->booking_rel, c->booking_pkey, SnapshotSelf, 1, &node_id,
+						 mojob_tid_of_first, &tid) > 0)
+		simple_heap_delete(heap, &tid);
 }
 
 /* Insert a booking, with its index entries. */
@@ -795,9 +772,7 @@ static void
 insert_booking(Relation heap, int64 node_id, int64 job_id, int64 resource_id,
 			   TimestampTz lo, TimestampTz hi, Numeric amount, int64 longest)
 {
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
+	MojobInserter ins;
 
 	/* mojob's own table, as mojob made it (mojob.c checks the columns). */
 	if (RelationGetDescr(heap)->natts != 5)
@@ -807,29 +782,15 @@ insert_booking(Relation heap, int64 node_id, int64 job_id, int64 resource_id,
 				 errdetail("It has %d columns; mojob writes node_id, job_id, resource_id, held and amount.",
 						   RelationGetDescr(heap)->natts),
 				 errhint("Re-create the extension, or restore mojob.booking as mojob made it.")));
-	estate = CreateExecutorState();
-	rri = makeNode(ResultRelInfo);
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(heap), &TTSOpsVirtual);
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, 0, sizeof(bool) * 5);
-	slot->tts_values[0] = Int64GetDatum(node_id);
-	slot->tts_values[1] = Int64GetDatum(job_id);
-	slot->tts_values[2] = Int64GetDatum(resource_id);
-	slot->tts_values[3] = RangeTypePGetDatum(window_range(lo, hi));
-	slot->tts_values[4] = NumericGetDatum(amount);
-	ExecStoreVirtualTuple(slot);
-
-	InitResultRelInfo(rri, heap, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	table_tuple_insert(heap, slot, GetCurrentCommandId(true), 0, NULL);
-#if PG_VERSION_NUM >= 160000
-	ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
-#else
-	ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-#endif
-	ExecCloseIndices(rri);
-	ExecDropSingleTupleTableSlot(slot);
-	FreeExecutorState(estate);
+	mojob_insert_begin(&ins, heap);
+	memset(ins.slot->tts_isnull, 0, sizeof(bool) * 5);
+	ins.slot->tts_values[0] = Int64GetDatum(node_id);
+	ins.slot->tts_values[1] = Int64GetDatum(job_id);
+	ins.slot->tts_values[2] = Int64GetDatum(resource_id);
+	ins.slot->tts_values[3] = RangeTypePGetDatum(window_range(lo, hi));
+	ins.slot->tts_values[4] = NumericGetDatum(amount);
+	mojob_insert_row(&ins);
+	mojob_insert_end(&ins);
 
 	/*
 	 * The checks read back as far as the longest booking of the resource:

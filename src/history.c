@@ -13,13 +13,11 @@
 #include "postgres.h"
 
 #include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
-#include "executor/executor.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -187,11 +185,8 @@ static void
 write_events_direct(Relation rel, const AttrNumber *attnums, int n)
 {
 	const MojobCatalog *c = mojob_catalog();
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	MojobInserter ins;
 	int			natts = RelationGetDescr(rel)->natts;
-	CommandId	cid = GetCurrentCommandId(true);
 	Datum		cause_text[2];
 	Oid			save_userid;
 	int			save_sec;
@@ -200,17 +195,15 @@ write_events_direct(Relation rel, const AttrNumber *attnums, int n)
 
 	cause_text[MJ_CAUSE_USER] = CStringGetTextDatum("user");
 	cause_text[MJ_CAUSE_TIME] = CStringGetTextDatum("time");
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
+	mojob_insert_begin(&ins, rel);
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(c->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	for (int i = 0; i < n; i++)
 	{
 		MojobEvent *ev = &events[i];
-		Datum	   *v = slot->tts_values;
-		bool	   *isnull = slot->tts_isnull;
+		Datum	   *v = ins.slot->tts_values;
+		bool	   *isnull = ins.slot->tts_isnull;
 
-		ExecClearTuple(slot);
 		for (int k = 0; k < natts; k++)
 			isnull[k] = true;
 #define SET(col, value)	(v[attnums[col] - 1] = (value), isnull[attnums[col] - 1] = false)
@@ -229,19 +222,10 @@ write_events_direct(Relation rel, const AttrNumber *attnums, int n)
 		if (ev->reason)
 			SET(7, CStringGetTextDatum(ev->reason));
 #undef SET
-		ExecStoreVirtualTuple(slot);
-		table_tuple_insert(rel, slot, cid, 0, NULL);
-#if PG_VERSION_NUM >= 160000
-		ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false);
-#else
-		ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-#endif
-		ResetPerTupleExprContext(estate);
+		mojob_insert_row(&ins);
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);
-	ExecCloseIndices(rri);
-	ExecDropSingleTupleTableSlot(slot);
-	FreeExecutorState(estate);
+	mojob_insert_end(&ins);
 	CommandCounterIncrement();
 }
 

@@ -361,36 +361,31 @@ mojob_actor(void)
 }
 
 /*
- * Scan relid through its btree index indexid for the rows whose first
- * nkeys index columns equal keys (bigints), as seen by snapshot, in index
- * order; callback gets each row and returns false to stop.  Returns the
- * number of rows passed to the callback.  The scan takes the locks, and
- * under SERIALIZABLE the predicate locks, of an index scan in a query.
+ * Scan relid through its index indexid with keys (nkeys of them), as seen
+ * by snapshot, in index order; callback gets each row and returns false to
+ * stop.  Returns the number of rows passed to the callback.  The scan takes
+ * the locks, and under SERIALIZABLE the predicate locks, of an index scan
+ * in a query.
  */
 int
-mojob_index_scan(Oid relid, Oid indexid, Snapshot snapshot, int nkeys,
-				 const int64 *keys, MojobRowCallback callback, void *arg)
+mojob_index_scan_keys(Oid relid, Oid indexid, Snapshot snapshot, ScanKey keys, int nkeys,
+					  MojobRowCallback callback, void *arg)
 {
 	Relation	heap = table_open(relid, AccessShareLock);
 	Relation	index = index_open(indexid, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
-	ScanKeyData skeys[INDEX_MAX_KEYS];
 	IndexScanDesc scan;
 	int			n = 0;
 	bool		registered = IsMVCCSnapshot(snapshot);
 
 	if (registered)
 		snapshot = RegisterSnapshot(snapshot);
-
-	Assert(nkeys > 0 && nkeys <= INDEX_MAX_KEYS);
-	for (int i = 0; i < nkeys; i++)
-		ScanKeyInit(&skeys[i], i + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(keys[i]));
 #if PG_VERSION_NUM >= 180000
 	scan = index_beginscan(heap, index, snapshot, NULL, nkeys, 0);
 #else
 	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
 #endif
-	index_rescan(scan, skeys, nkeys, NULL, 0);
+	index_rescan(scan, keys, nkeys, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		n++;
@@ -404,6 +399,63 @@ mojob_index_scan(Oid relid, Oid indexid, Snapshot snapshot, int nkeys,
 	index_close(index, NoLock);
 	table_close(heap, NoLock);
 	return n;
+}
+
+/* The same, for rows whose first nkeys index columns equal keys (bigints). */
+int
+mojob_index_scan(Oid relid, Oid indexid, Snapshot snapshot, int nkeys,
+				 const int64 *keys, MojobRowCallback callback, void *arg)
+{
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+
+	Assert(nkeys > 0 && nkeys <= INDEX_MAX_KEYS);
+	for (int i = 0; i < nkeys; i++)
+		ScanKeyInit(&skeys[i], i + 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(keys[i]));
+	return mojob_index_scan_keys(relid, indexid, snapshot, skeys, nkeys, callback, arg);
+}
+
+/* A callback: the TID of the first row (arg: an ItemPointer), then stop. */
+bool
+mojob_tid_of_first(TupleTableSlot *slot, void *arg)
+{
+	ItemPointerCopy(&slot->tts_tid, (ItemPointer) arg);
+	return false;
+}
+
+void
+mojob_insert_begin(MojobInserter *ins, Relation rel)
+{
+	ins->estate = CreateExecutorState();
+	ins->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(ins->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(ins->rri, false);
+	ins->slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	ins->cid = GetCurrentCommandId(true);
+	ExecClearTuple(ins->slot);
+}
+
+/* Insert the row in ins->slot, with its index entries; clear the slot. */
+void
+mojob_insert_row(MojobInserter *ins)
+{
+	ExecStoreVirtualTuple(ins->slot);
+	table_tuple_insert(ins->rri->ri_RelationDesc, ins->slot, ins->cid, 0, NULL);
+#if PG_VERSION_NUM >= 160000
+	ExecInsertIndexTuples(ins->rri, ins->slot, ins->estate, false, false, NULL, NIL, false);
+#else
+	ExecInsertIndexTuples(ins->rri, ins->slot, ins->estate, false, false, NULL, NIL);
+#endif
+	ResetPerTupleExprContext(ins->estate);
+	ExecClearTuple(ins->slot);
+}
+
+/* Close the indexes; the caller makes the rows visible (CommandCounterIncrement). */
+void
+mojob_insert_end(MojobInserter *ins)
+{
+	ExecCloseIndices(ins->rri);
+	ExecDropSingleTupleTableSlot(ins->slot);
+	FreeExecutorState(ins->estate);
 }
 
 /* mojob.acting_user(): mojob.actor, else session_user. */

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/skey.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "utils/relcache.h"
@@ -174,8 +175,27 @@ extern const MojobNodeAttrs *mojob_node_attrs(Relation rel);
  * cost more than the work (booking.c, nodes.c).
  */
 typedef bool (*MojobRowCallback) (TupleTableSlot *slot, void *arg);
+extern int	mojob_index_scan_keys(Oid relid, Oid indexid, Snapshot snapshot, ScanKey keys,
+								  int nkeys, MojobRowCallback callback, void *arg);
 extern int	mojob_index_scan(Oid relid, Oid indexid, Snapshot snapshot, int nkeys,
 							 const int64 *keys, MojobRowCallback callback, void *arg);
+extern bool mojob_tid_of_first(TupleTableSlot *slot, void *arg);
+
+/*
+ * Write rows of mojob's own tables directly (heap and index entries), as
+ * the executor would, but no trigger and no constraint: the callers write
+ * what those would ensure.  Fill slot's values and nulls, then insert.
+ */
+typedef struct MojobInserter
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	CommandId	cid;
+} MojobInserter;
+extern void mojob_insert_begin(MojobInserter *ins, Relation rel);
+extern void mojob_insert_row(MojobInserter *ins);
+extern void mojob_insert_end(MojobInserter *ins);
 
 /* ---------------------------------------------------------------------
  * Backend-wide helpers (mojob.c)
