@@ -691,17 +691,6 @@ AS 'MODULE_PATHNAME', 'mojob_acting_user';
 COMMENT ON FUNCTION mojob.acting_user() IS
     'The acting user: the setting mojob.actor, else session_user';
 
-CREATE FUNCTION mojob.job_actions(state mojob.job_state, start_at timestamptz, unresolved boolean,
-                                  unavailable boolean, locked_by text, locked_until timestamptz,
-                                  OUT can_edit boolean, OUT can_delete boolean,
-                                  OUT can_reserve boolean, OUT can_confirm boolean,
-                                  OUT can_unconfirm boolean, OUT can_start boolean,
-                                  OUT can_stop boolean, OUT can_cancel boolean)
-LANGUAGE C STABLE
-AS 'MODULE_PATHNAME', 'mojob_job_actions';
-COMMENT ON FUNCTION mojob.job_actions(mojob.job_state, timestamptz, boolean, boolean, text, timestamptz) IS
-    'What a user may do with a job now, from the C state table the trigger checks';
-
 CREATE VIEW mojob.job_errors AS
     SELECT n.job_id, 'RESOURCE_UNAVAILABLE'::text AS code,
            format('resource "%s" is disabled', r.name) AS message
@@ -796,11 +785,13 @@ CREATE VIEW mojob.ops_board AS
            j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
            j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
            j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
-           -- The rules of mojob.job_actions, written out so that each is an
-           -- array test against a constant the planner folds from the C
-           -- tables (mojob.action_states), and the two node probes run only
-           -- for the jobs whose state allows the action.  30_views.sql checks
-           -- that the flags equal mojob.job_actions for every job.
+           -- What the guard and the life-cycle functions would allow now:
+           -- the state (an array test against a constant the planner folds
+           -- from the C tables, mojob.action_states), another user's edit
+           -- lock, and for reserve, confirm and stop the one condition each
+           -- adds (the node probes run only for the jobs whose state allows
+           -- the action).  30_views.sql tries every action on every job of
+           -- the board and checks that the flag said what the call did.
            j.state = ANY (mojob.action_states('edit')) AND NOT j.locked_other AS can_edit,
            j.state = ANY (mojob.action_states('delete')) AND NOT j.locked_other AS can_delete,
            j.state = ANY (mojob.action_states('reserve')) AND NOT j.locked_other

@@ -24,7 +24,6 @@ PG_FUNCTION_INFO_V1(mojob_state_graph);
 PG_FUNCTION_INFO_V1(mojob_state_color);
 PG_FUNCTION_INFO_V1(mojob_state_board);
 PG_FUNCTION_INFO_V1(mojob_board_states);
-PG_FUNCTION_INFO_V1(mojob_job_actions);
 PG_FUNCTION_INFO_V1(mojob_action_states);
 
 /* Per-state rules, indexed by MojobState (DESIGN.md section 1). */
@@ -282,66 +281,4 @@ mojob_action_states(PG_FUNCTION_ARGS)
 			elems[n++] = ObjectIdGetDatum(c->state_oid[s]);
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, c->state_type, 4, true, TYPALIGN_INT));
-}
-
-/*
- * mojob.job_actions(state, start_at, unresolved, unavailable, locked_by,
- * locked_until): what a user may do with a job now, read from the state
- * and edge tables the guard checks -- and the few conditions it adds:
- * confirm needs every node resolved, reserve needs no disabled resource,
- * stop needs the start to have passed, and a lock held by another user
- * blocks every change.
- */
-Datum
-mojob_job_actions(PG_FUNCTION_ARGS)
-{
-	static const char *const actions[] = {"reserve", "confirm", "unconfirm", "start", "stop", "cancel"};
-	MojobState	s = state_arg(fcinfo, 0, "state");
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	bool		unresolved;
-	bool		unavailable;
-	bool		locked_other = false;
-	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8] = {0};
-
-	for (int i = 1; i <= 3; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not be null", i == 1 ? "start_at" : i == 2 ? "unresolved" : "unavailable"),
-					 errhint("locked_by and locked_until may be NULL (nobody holds the lock); the others may not.")));
-	unresolved = PG_GETARG_BOOL(2);
-	unavailable = PG_GETARG_BOOL(3);
-	if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5) && PG_GETARG_TIMESTAMPTZ(5) > now)
-		locked_other = strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), mojob_actor()) != 0;
-
-	/* The row type, once per query: the board calls this for every job. */
-	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	if (tupdesc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		fcinfo->flinfo->fn_extra = tupdesc;
-		MemoryContextSwitchTo(old);
-	}
-
-	values[0] = BoolGetDatum(!locked_other && mojob_states[s].edit != MJ_EDIT_NOTHING);
-	values[1] = BoolGetDatum(!locked_other && mojob_states[s].deletable);
-	for (int i = 0; i < (int) lengthof(actions); i++)
-	{
-		bool		can = !locked_other && mojob_find_action(s, actions[i]) != NULL;
-
-		if (strcmp(actions[i], "confirm") == 0)
-			can = can && !unresolved;
-		if (strcmp(actions[i], "reserve") == 0)
-			can = can && !unavailable;
-		if (strcmp(actions[i], "stop") == 0)
-			can = can && now > PG_GETARG_TIMESTAMPTZ(1);
-		values[2 + i] = BoolGetDatum(can);
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -186,16 +186,13 @@ INSERT INTO arg_value VALUES
     ('*', 'seq', '1'),
     ('*', 'board', quote_literal('active')),
     ('*', 'action', quote_literal('edit')),
-    ('*', 'unresolved', 'false'),
-    ('*', 'unavailable', 'false'),
     ('*', 'locked_by', quote_literal('someone'));
 
 -- The arguments that accept NULL, and why (DEFAULT NULL in the signature,
 -- or a meaning given by the documentation); each meaning is checked below.
 -- Every other argument must raise 22023 naming itself -- also
--- job_code_preview's seq (its default is 1, not NULL), job_actions'
--- start_at, unresolved and unavailable, and xml_text's text, to which no
--- documentation gives NULL a meaning.
+-- job_code_preview's seq (its default is 1, not NULL) and xml_text's
+-- text, to which no documentation gives NULL a meaning.
 CREATE TEMP TABLE null_ok (fn text, arg text, why text);
 INSERT INTO null_ok VALUES
     ('create_job', 'pre_roll', 'NULL takes mojob.settings.default_pre_roll'),
@@ -212,9 +209,7 @@ INSERT INTO null_ok VALUES
     ('add_pool_node', 'alias', 'a node without an alias'),
     ('free_resources', 'pool', 'NULL: resources of any pool or none'),
     ('duplicate', 'start_at', 'NULL: the original''s start'),
-    ('job_code_preview', 'at', 'NULL: the date of now()'),
-    ('job_actions', 'locked_by', 'a job that nobody has locked (mojob.job.locked_by is nullable)'),
-    ('job_actions', 'locked_until', 'a job that nobody has locked (mojob.job.locked_until is nullable)');
+    ('job_code_preview', 'at', 'NULL: the date of now()');
 
 -- Each input argument of each function of mojob that takes any.
 CREATE TEMP TABLE fn_arg AS
@@ -245,10 +240,8 @@ FROM fn_arg a LEFT JOIN null_ok o USING (fn, arg)
 ORDER BY a.fn, a.pos;
 
 -- Each timestamp argument given an infinite time, each window argument an
--- infinite bound.  job_actions is left out: it reads a job's row for the
--- views, and a lock may last until 'infinity' (checked separately below);
--- so is resource_usage: an unbounded window asks for the peak at any instant
--- (checked separately below).
+-- infinite bound.  resource_usage is left out: an unbounded window asks
+-- for the peak at any instant (checked separately below).
 CREATE TEMP TABLE infinite_case AS
 SELECT a.fn, a.arg, v.label, pg_temp.call_with(a.fn, a.pos, v.value) AS call
 FROM fn_arg a
@@ -257,7 +250,7 @@ CROSS JOIN LATERAL (VALUES
                       ELSE format('tstzrange(%L, %L)', :'t0', 'infinity') END),
     ('-infinity', CASE WHEN a.typ = 'timestamptz'::regtype THEN quote_literal('-infinity')
                        ELSE format('tstzrange(%L, %L)', '-infinity', :'t3') END)) AS v(label, value)
-WHERE a.typ IN ('timestamptz'::regtype, 'tstzrange'::regtype) AND a.fn NOT IN ('job_actions', 'resource_usage')
+WHERE a.typ IN ('timestamptz'::regtype, 'tstzrange'::regtype) AND a.fn <> 'resource_usage'
 ORDER BY a.fn, a.pos, v.label;
 
 SELECT plan(126
@@ -357,9 +350,10 @@ SELECT is(mojob.job_code_preview('{YYYY}{MM}{DD}-{seq}', 7, NULL),
           to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') || '-7',
     'job_code_preview with a NULL at uses the date of now()');
 
-SELECT is((SELECT (can_edit, can_reserve) FROM mojob.job_actions('draft', :'t1', false, false, NULL, NULL)),
-          (true, true),
-    'job_actions with NULL locked_by and locked_until reads the job as not locked');
+-- The board reads a job's lock columns: NULL (nobody), and infinite times.
+SELECT id AS lk FROM mojob.create_job('lock bounds', :'t2', :'t3') \gset
+SELECT is((SELECT (can_edit, can_reserve) FROM mojob.ops_board WHERE id = :lk), (true, true),
+    'the board reads NULL locked_by and locked_until as no lock');
 
 -- ---------------------------------------------------------------------
 -- Infinite times
@@ -379,15 +373,17 @@ SELECT is((SELECT jobs FROM mojob.resource_usage((SELECT min(id) FROM mojob.reso
                                                  tstzrange('-infinity', 'infinity'))) >= 0, true,
     'resource_usage with infinite bounds gives a count, not an error');
 
--- A lock may last until infinity (mojob.job can hold it): job_actions reads it right.
-SELECT is((SELECT (can_edit, can_cancel) FROM mojob.job_actions('confirmed', :'t1', false, false,
-                                                               'somebody else', 'infinity')),
-          (false, false),
-    'job_actions reads a lock held by another user until infinity as blocking every change');
-SELECT is((SELECT (can_edit, can_cancel) FROM mojob.job_actions('confirmed', :'t1', false, false,
-                                                               'somebody else', '-infinity')),
-          (true, true),
-    'job_actions reads a lock that lapsed at -infinity as no lock');
+-- A lock may last until infinity (mojob.job can hold it): the board reads it right.
+SET mojob.actor = 'somebody else';
+UPDATE mojob.job SET locked_by = 'somebody else', locked_until = 'infinity' WHERE id = :lk;
+RESET mojob.actor;
+SELECT is((SELECT (can_edit, can_reserve) FROM mojob.ops_board WHERE id = :lk), (false, false),
+    'the board reads a lock held by another user until infinity as blocking every change');
+SET mojob.actor = 'somebody else';
+UPDATE mojob.job SET locked_until = '-infinity' WHERE id = :lk;
+RESET mojob.actor;
+SELECT is((SELECT (can_edit, can_reserve) FROM mojob.ops_board WHERE id = :lk), (true, true),
+    'the board reads a lock that lapsed at -infinity as no lock');
 
 -- ---------------------------------------------------------------------
 -- Far past and far future

@@ -134,7 +134,6 @@ INSERT INTO reader_call VALUES
     ('board_states', $$mojob.board_states('active')$$),
     ('action_states', $$mojob.action_states('edit')$$),
     ('acting_user', 'mojob.acting_user()'),
-    ('job_actions', format($$mojob.job_actions('draft', %L, false, false, NULL, NULL)$$, :'t1')),
     ('state_graph', 'mojob.state_graph()'),
     ('xml_text', $$mojob.xml_text('a & b')$$);
 

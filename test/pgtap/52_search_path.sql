@@ -327,8 +327,7 @@ BEGIN
         (SELECT pg_catalog.array_agg(s) FROM mojob.recurrence_preview('FREQ=WEEKLY;BYDAY=SA;COUNT=5', 'Europe/Brussels',
                                                                       b, b OPERATOR(pg_catalog.+) interval '1 year') s));
     PERFORM pg_temp.note(lane, '32 job_code_preview', mojob.job_code_preview('J{YYYY}-{seq:4}', 42, b));
-    PERFORM pg_temp.note(lane, '33 job_actions',
-        mojob.job_actions('running', b, false, false, 'someone', b OPERATOR(pg_catalog.+) interval '1 hour'));
+    PERFORM pg_temp.note(lane, '33 action_states', mojob.action_states('stop'));
     PERFORM pg_temp.note(lane, '34 final state', pg_temp.state_of(lane));
 END
 $$;
