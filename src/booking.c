@@ -465,19 +465,21 @@ fill_codes(Hold *holds, int n)
 }
 
 /*
- * Lock the resources (FOR NO KEY UPDATE, in id order) and read them.
- * ids must be sorted and distinct.  Unknown ids raise MJ404.  One lookup
+ * Lock the resources (FOR NO KEY UPDATE to book them, FOR KEY SHARE as a
+ * foreign key check does; in id order) and read them.
+ * ids must be sorted and distinct; out may be NULL.  Unknown ids raise MJ404.  One lookup
  * by primary key per resource, in that order, so every reservation takes
  * its locks in the same global order and two of them never deadlock.
  *
  * Done directly (index lookup, then table_tuple_lock), as SELECT ... FOR
- * NO KEY UPDATE does it: in READ COMMITTED the newest version of the row
- * is locked and read (its id cannot change: the resource guard refuses
- * it); in REPEATABLE READ and SERIALIZABLE a row changed or deleted since
- * the snapshot is a serialization failure.
+ * NO KEY UPDATE (or FOR KEY SHARE) does it: in READ COMMITTED the newest
+ * version of the row is locked and read (its id cannot change: the
+ * resource guard refuses it); in REPEATABLE READ and SERIALIZABLE a row
+ * changed (for KEY SHARE: its key) or deleted since the snapshot is a
+ * serialization failure.
  */
 void
-mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
+mojob_lock_resources(const int64 *ids, int n, MojobResource *out, LockTupleMode mode)
 {
 	const MojobCatalog *c;
 	Relation	heap;
@@ -520,7 +522,7 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 			mojob_not_found_resource(ids[i]);
 		}
 		res = table_tuple_lock(heap, &tid, snapshot, locked,
-							   GetCurrentCommandId(false), LockTupleNoKeyExclusive,
+							   GetCurrentCommandId(false), mode,
 							   LockWaitBlock,
 							   xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 							   &tmfd);
@@ -550,6 +552,8 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out)
 			default:
 				elog(ERROR, "unexpected result %d locking resource " INT64_FORMAT, (int) res, ids[i]);
 		}
+		if (out == NULL)
+			continue;
 		out[i].id = ids[i];
 		out[i].name = TextDatumGetCString(slot_getattr(locked, att_name, &isnull));
 		out[i].enabled = DatumGetBool(slot_getattr(locked, att_enabled, &isnull));
@@ -1035,7 +1039,7 @@ mojob_job_bookings_changed(int64 job_id, const char *code,
 		if (lo < hi && (!was_holding || lo < olo || hi > ohi))
 			ids[nlock++] = nodes[i].resource_id;
 	}
-	mojob_lock_resources(ids, nlock, res);
+	mojob_lock_resources(ids, nlock, res, LockTupleNoKeyExclusive);
 
 	for (int i = 0, k = 0; i < n; i++)
 	{

@@ -6,6 +6,7 @@
 #define MOJOB_BOOKING_H
 
 #include "datatype/timestamp.h"
+#include "nodes/lockoptions.h"
 #include "utils/numeric.h"
 
 /* A resource row, as read (and locked) for a reservation. */
@@ -19,7 +20,8 @@ typedef struct MojobResource
 	int64		longest;		/* its longest booking (µs), once checked; else -1 */
 } MojobResource;
 
-extern void mojob_lock_resources(const int64 *ids, int n, MojobResource *out);
+extern void mojob_lock_resources(const int64 *ids, int n, MojobResource *out,
+								 LockTupleMode mode);
 extern void mojob_check_free(MojobResource *r, TimestampTz lo, TimestampTz hi,
 							 Numeric amount, int64 job_id, const char *code);
 extern void mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,

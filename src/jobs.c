@@ -127,7 +127,8 @@ create_job(NewJob *j)
 	desc = SPI_tuptable->tupdesc;
 	job_id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
 
-	if (j->resources && ArrayGetNItems(ARR_NDIM(j->resources), ARR_DIMS(j->resources)) > 0)
+	if (j->resources && ArrayGetNItems(ARR_NDIM(j->resources), ARR_DIMS(j->resources)) > 0 &&
+		!mojob_insert_nodes_direct(job_id, j->resources))
 	{
 		Oid			nodetypes[2] = {INT8OID, INT8ARRAYOID};
 		Datum		nodeargs[2] = {Int64GetDatum(job_id), PointerGetDatum(j->resources)};

@@ -66,6 +66,7 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		job_attrs_rel = InvalidOid;
 	if (relid == InvalidOid || relid == node_attrs_rel)
 		node_attrs_rel = InvalidOid;
+	mojob_nodes_direct_invalidate(relid);
 	if (relid == InvalidOid || relid == catalog.job_rel || relid == catalog.booking_rel ||
 		relid == catalog.booking_pkey || relid == catalog.booking_held ||
 		relid == catalog.job_pkey || relid == catalog.node_rel ||

@@ -170,6 +170,10 @@ typedef struct MojobNodeAttrs
 
 extern const MojobNodeAttrs *mojob_node_attrs(Relation rel);
 
+/* create_job's nodes, inserted without an INSERT where that is the same (nodes.c). */
+extern bool mojob_insert_nodes_direct(int64 job_id, struct ArrayType *resources);
+extern void mojob_nodes_direct_invalidate(Oid relid);
+
 /*
  * Read mojob's own tables directly, by index, where a query per row would
  * cost more than the work (booking.c, nodes.c).

@@ -14,15 +14,27 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "mojob.h"
@@ -197,17 +209,12 @@ touch_job(int64 job_id, bool restore)
 	return j;
 }
 
-/* A node row, taken apart once. */
+/* A node row from its column values. */
 static NodeRow
-read_node(HeapTuple tuple, Relation rel)
+node_from_values(const MojobNodeAttrs *a, const Datum *v, const bool *isnull)
 {
-	const MojobNodeAttrs *a = mojob_node_attrs(rel);
-	TupleDesc	desc = RelationGetDescr(rel);
-	Datum	   *v = palloc(sizeof(Datum) * desc->natts);
-	bool	   *isnull = palloc(sizeof(bool) * desc->natts);
 	NodeRow		n;
 
-	heap_deform_tuple(tuple, desc, v, isnull);
 #define COL(att)	(v[(att) - 1])
 #define NUL(att)	(isnull[(att) - 1])
 	n.id = DatumGetInt64(COL(a->id));
@@ -225,6 +232,18 @@ read_node(HeapTuple tuple, Relation rel)
 #undef COL
 #undef NUL
 	return n;
+}
+
+/* A node row, taken apart once. */
+static NodeRow
+read_node(HeapTuple tuple, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum	   *v = palloc(sizeof(Datum) * desc->natts);
+	bool	   *isnull = palloc(sizeof(bool) * desc->natts);
+
+	heap_deform_tuple(tuple, desc, v, isnull);
+	return node_from_values(mojob_node_attrs(rel), v, isnull);
 }
 
 /*
@@ -326,9 +345,10 @@ check_assignment(const NodeRow *n, const char *code)
 
 /*
  * Book node n of job j (which holds), checking the resource is free.
- * fresh: a new node, which has no booking yet.
+ * fresh: a new node, which has no booking yet.  Returns whether it locked
+ * the resource (to check it).
  */
-static void
+static bool
 book_node(const NodeRow *n, const JobHead *j, bool check, bool fresh)
 {
 	TimestampTz lo,
@@ -340,15 +360,16 @@ book_node(const NodeRow *n, const JobHead *j, bool check, bool fresh)
 	{
 		if (!fresh)
 			mojob_drop_booking(n->id);
-		return;
+		return false;
 	}
 	if (check)
 	{
-		mojob_lock_resources(&n->resource_id, 1, &r);
+		mojob_lock_resources(&n->resource_id, 1, &r, LockTupleNoKeyExclusive);
 		mojob_check_free(&r, lo, hi, n->amount, n->job_id, j->code);
 	}
 	mojob_put_booking(n->id, n->job_id, n->resource_id, lo, hi, n->amount, fresh,
 					  check ? &r : NULL);
+	return check;
 }
 
 static void
@@ -389,10 +410,14 @@ num_gt(Numeric a, Numeric b)
 											 NumericGetDatum(b))) > 0;
 }
 
-static HeapTuple
-node_insert(TriggerData *td, bool privileged)
+/*
+ * The rules for a new node n (the trigger's, and create_job's when it
+ * inserts nodes directly).  Returns whether they locked its resource (to
+ * book it).
+ */
+static bool
+node_insert_rules(NodeRow n, bool privileged)
 {
-	NodeRow		n = read_node(td->tg_trigtuple, td->tg_relation);
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	/*
 	 * A restore (the owner's plain INSERT, acting as itself: no mojob.actor)
@@ -429,8 +454,15 @@ node_insert(TriggerData *td, bool privileged)
 					hi;
 
 		node_window(&n, &j, &lo, &hi);
-		book_node(&n, &j, j.state != MJ_COMPLETED && (!privileged || hi > now), true);
+		return book_node(&n, &j, j.state != MJ_COMPLETED && (!privileged || hi > now), true);
 	}
+	return false;
+}
+
+static HeapTuple
+node_insert(TriggerData *td, bool privileged)
+{
+	node_insert_rules(read_node(td->tg_trigtuple, td->tg_relation), privileged);
 	return td->tg_trigtuple;
 }
 
@@ -546,6 +578,322 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 		return PointerGetDatum(node_update(td));
 	return PointerGetDatum(node_delete(td));
+}
+
+/* ---------------------------------------------------------------------
+ * A new job's nodes, inserted directly
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * create_job inserts the nodes of the job it has just made.  As an INSERT
+ * that is a statement of its own: executor start-up, the CHECKs parsed
+ * again, the guard called as a trigger, a foreign key query per key and
+ * row; as much again as the job itself.  Directly, it is what those amount
+ * to for these rows:
+ *  - the defaults, NOT NULLs and CHECKs of mojob.job_resource, whatever
+ *    they are (planned once per relcache entry, evaluated for each row);
+ *  - the guard's rules (node_insert_rules), exactly as the trigger applies
+ *    them;
+ *  - the foreign keys: the job is the one create_job has just inserted
+ *    (the rules read it, and refuse it if it is gone); the resource is
+ *    locked FOR KEY SHARE, as the foreign key check locks it, unless the
+ *    rules locked it more strongly to book it; pool_id is NULL;
+ *  - the heap and index entries, the unique ones checked by the index.
+ * Only while the table has no rule, no row security, no generated column,
+ * and no trigger but mojob's guard and its foreign keys' own checks, all
+ * enabled; and while the user may insert job_id and resource_id.  Anything
+ * else (a site's audit trigger, a policy, replication role replica) takes
+ * the INSERT, which honours it.
+ */
+typedef struct NodeDirect
+{
+	Oid			relid;			/* InvalidOid: not worked out yet */
+	bool		ok;				/* may nodes be inserted directly? */
+	MemoryContext cxt;			/* holds the planned expressions */
+	int			ndefaults;
+	AttrNumber *default_att;	/* the columns with a default but job_id and resource_id */
+	Expr	  **default_expr;
+	int			nchecks;
+	char	  **check_name;
+	List	  **check_expr;		/* implicit-AND lists, as ExecRelCheck has them */
+} NodeDirect;
+
+static NodeDirect node_direct;
+
+/* The relcache entry of mojob.job_resource changed: work it out again. */
+void
+mojob_nodes_direct_invalidate(Oid relid)
+{
+	if (relid == InvalidOid || relid == node_direct.relid)
+		node_direct.relid = InvalidOid;
+}
+
+/* Is trigger t mojob's guard, or the check of one of mojob's foreign keys? */
+static bool
+trigger_is_mojobs(const Trigger *t, const MojobNodeAttrs *a)
+{
+	static const struct
+	{
+		const char *name;
+		const char *column;
+		const char *refers_to;
+	}			fks[] = {
+		{"job_resource_job_id_fkey", "job_id", "job"},
+		{"job_resource_resource_id_fkey", "resource_id", "resource"},
+		{"job_resource_pool_id_fkey", "pool_id", "pool"},
+	};
+	HeapTuple	tup;
+	Form_pg_constraint con;
+	bool		ok = false;
+
+	if (t->tgenabled != TRIGGER_FIRES_ON_ORIGIN && t->tgenabled != TRIGGER_FIRES_ALWAYS)
+		return false;
+	if (!t->tgisinternal)
+		return strcmp(t->tgname, "zz_mojob_node_guard") == 0;
+	if (RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_FK)
+		return false;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	for (int i = 0; i < (int) lengthof(fks) && !ok; i++)
+	{
+		bool		isnull;
+		Datum		conkey;
+		Datum	   *keys;
+		bool	   *keynulls;
+		int			nkeys;
+
+		if (strcmp(NameStr(con->conname), fks[i].name) != 0 ||
+			get_rel_namespace(con->confrelid) != mojob_catalog()->namespace)
+			continue;
+		{
+			char	   *refers_to = get_rel_name(con->confrelid);
+
+			if (refers_to == NULL || strcmp(refers_to, fks[i].refers_to) != 0)
+				continue;
+		}
+		conkey = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
+		if (isnull)
+			continue;
+		deconstruct_array(DatumGetArrayTypeP(conkey), INT2OID, 2, true, TYPALIGN_SHORT,
+						  &keys, &keynulls, &nkeys);
+		ok = nkeys == 1 && !keynulls[0] &&
+			DatumGetInt16(keys[0]) ==
+			(strcmp(fks[i].column, "job_id") == 0 ? a->job_id :
+			 strcmp(fks[i].column, "resource_id") == 0 ? a->resource_id : a->pool_id);
+	}
+	ReleaseSysCache(tup);
+	return ok;
+}
+
+/* Work out node_direct for rel (mojob.job_resource). */
+static void
+node_direct_prepare(Relation rel)
+{
+	const MojobNodeAttrs *a = mojob_node_attrs(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+
+	/*
+	 * A call still running (a CHECK calling create_job) may use the old
+	 * expressions: they go with the transaction.
+	 */
+	if (node_direct.cxt != NULL)
+		MemoryContextSetParent(node_direct.cxt, CurTransactionContext);
+	memset(&node_direct, 0, sizeof(node_direct));
+	node_direct.cxt = AllocSetContextCreate(CacheMemoryContext, "mojob direct nodes",
+											ALLOCSET_SMALL_SIZES);
+	node_direct.relid = RelationGetRelid(rel);
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rules != NULL ||
+		rel->rd_rel->relrowsecurity ||
+		(desc->constr != NULL && desc->constr->has_generated_stored) ||
+		TupleDescAttr(desc, a->job_id - 1)->atttypid != INT8OID ||
+		TupleDescAttr(desc, a->resource_id - 1)->atttypid != INT8OID)
+		return;
+	if (rel->trigdesc != NULL)
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+			if (!trigger_is_mojobs(&rel->trigdesc->triggers[i], a))
+				return;
+
+	old = MemoryContextSwitchTo(node_direct.cxt);
+	node_direct.default_att = palloc(sizeof(AttrNumber) * desc->natts);
+	node_direct.default_expr = palloc(sizeof(Expr *) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		AttrNumber	att = i + 1;
+		Node	   *def;
+
+		if (TupleDescAttr(desc, i)->attisdropped || att == a->job_id || att == a->resource_id)
+			continue;
+		def = build_column_default(rel, att);
+		if (def == NULL)
+			continue;
+		/* The foreign key on pool_id is not checked: it must stay NULL. */
+		if (att == a->pool_id)
+		{
+			MemoryContextSwitchTo(old);
+			return;
+		}
+		node_direct.default_att[node_direct.ndefaults] = att;
+		node_direct.default_expr[node_direct.ndefaults++] = expression_planner((Expr *) def);
+	}
+	if (desc->constr != NULL && desc->constr->num_check > 0)
+	{
+		int			n = desc->constr->num_check;
+
+		node_direct.check_name = palloc(sizeof(char *) * n);
+		node_direct.check_expr = palloc(sizeof(List *) * n);
+		for (int i = 0; i < n; i++)
+		{
+			ConstrCheck *cc = &desc->constr->check[i];
+
+#if PG_VERSION_NUM >= 180000
+			/* As ExecRelCheck: NOT VALID ones are checked, NOT ENFORCED not. */
+			if (!cc->ccenforced)
+				continue;
+#endif
+			node_direct.check_name[node_direct.nchecks] = pstrdup(cc->ccname);
+			node_direct.check_expr[node_direct.nchecks++] =
+				make_ands_implicit(expression_planner((Expr *) stringToNode(cc->ccbin)));
+		}
+	}
+	MemoryContextSwitchTo(old);
+	node_direct.ok = true;
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Insert a node of job job_id for each resource in resources (bigint[]),
+ * in resource order, directly.  Returns false, having done nothing, where
+ * an INSERT must do it (see above).
+ */
+bool
+mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
+{
+	const MojobCatalog *c = mojob_catalog();
+	const MojobNodeAttrs *a;
+	Relation	rel;
+	TupleDesc	desc;
+	Datum	   *ids;
+	bool	   *nulls;
+	int			n;
+	Oid			user = GetUserId();
+	MojobInserter ins;
+	ExprContext *econtext;
+	ExprState **defaults;
+	ExprState **checks;
+
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return false;
+	rel = table_open(c->node_rel, RowExclusiveLock);
+	if (node_direct.relid != RelationGetRelid(rel))
+		node_direct_prepare(rel);
+	a = mojob_node_attrs(rel);
+	if (!node_direct.ok ||
+		(pg_class_aclcheck(RelationGetRelid(rel), user, ACL_INSERT) != ACLCHECK_OK &&
+		 (pg_attribute_aclcheck(RelationGetRelid(rel), a->job_id, user, ACL_INSERT) != ACLCHECK_OK ||
+		  pg_attribute_aclcheck(RelationGetRelid(rel), a->resource_id, user, ACL_INSERT) != ACLCHECK_OK)))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	deconstruct_array(resources, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ids, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (nulls[i])
+		{
+			/* The INSERT refuses it as the table's constraints say. */
+			table_close(rel, NoLock);
+			return false;
+		}
+	/* Datums of a pass-by-value int8 sort as int64 (the lock order). */
+	{
+		int64	   *sorted = palloc(sizeof(int64) * n);
+
+		for (int i = 0; i < n; i++)
+			sorted[i] = DatumGetInt64(ids[i]);
+		qsort(sorted, n, sizeof(int64), int64_cmp);
+		for (int i = 0; i < n; i++)
+			ids[i] = Int64GetDatum(sorted[i]);
+	}
+
+	desc = RelationGetDescr(rel);
+	mojob_insert_begin(&ins, rel);
+	econtext = GetPerTupleExprContext(ins.estate);
+	defaults = palloc(sizeof(ExprState *) * Max(node_direct.ndefaults, 1));
+	for (int k = 0; k < node_direct.ndefaults; k++)
+		defaults[k] = ExecInitExpr(node_direct.default_expr[k], NULL);
+	checks = palloc(sizeof(ExprState *) * Max(node_direct.nchecks, 1));
+	for (int k = 0; k < node_direct.nchecks; k++)
+		checks[k] = ExecInitCheck(node_direct.check_expr[k], NULL);
+
+	for (int i = 0; i < n; i++)
+	{
+		TupleTableSlot *slot = ins.slot;
+		Datum	   *v = slot->tts_values;
+		bool	   *isnull = slot->tts_isnull;
+		int64		resource_id = DatumGetInt64(ids[i]);
+
+		for (int k = 0; k < desc->natts; k++)
+			isnull[k] = true;
+		for (int k = 0; k < node_direct.ndefaults; k++)
+		{
+			AttrNumber	att = node_direct.default_att[k];
+
+			v[att - 1] = ExecEvalExprSwitchContext(defaults[k], econtext, &isnull[att - 1]);
+		}
+		v[a->job_id - 1] = Int64GetDatum(job_id);
+		isnull[a->job_id - 1] = false;
+		v[a->resource_id - 1] = ids[i];
+		isnull[a->resource_id - 1] = false;
+
+		/* The guard, then the foreign key's lock if booking did not lock. */
+		if (!node_insert_rules(node_from_values(a, v, isnull), false))
+			mojob_lock_resources(&resource_id, 1, NULL, LockTupleKeyShare);
+
+		for (int k = 0; k < desc->natts; k++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, k);
+
+			if (att->attnotnull && isnull[k])
+				ereport(ERROR,
+						(errcode(ERRCODE_NOT_NULL_VIOLATION),
+						 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+								NameStr(att->attname), RelationGetRelationName(rel)),
+						 errdetail("A node of job " INT64_FORMAT " on resource " INT64_FORMAT " has no value for it.",
+								   job_id, resource_id),
+						 errhint("Give the column a default, or add the nodes with mojob.add_resource()."),
+						 errtablecol(rel, k + 1)));
+		}
+		ExecStoreVirtualTuple(slot);
+		econtext->ecxt_scantuple = slot;
+		for (int k = 0; k < node_direct.nchecks; k++)
+			if (!ExecCheck(checks[k], econtext))
+				ereport(ERROR,
+						(errcode(ERRCODE_CHECK_VIOLATION),
+						 errmsg("new row for relation \"%s\" violates check constraint \"%s\"",
+								RelationGetRelationName(rel), node_direct.check_name[k]),
+						 errdetail("A node of job " INT64_FORMAT " on resource " INT64_FORMAT ".",
+								   job_id, resource_id),
+						 errhint("Add the nodes with mojob.add_resource() and the values the constraint needs."),
+						 errtableconstraint(rel, node_direct.check_name[k])));
+		ins.cid = GetCurrentCommandId(true);
+		mojob_insert_row(&ins);
+	}
+	mojob_insert_end(&ins);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+	return true;
 }
 
 /* ---------------------------------------------------------------------
