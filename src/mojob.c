@@ -57,6 +57,8 @@ static void
 invalidate_type_cache(Datum arg, int cacheid, uint32 hashvalue)
 {
 	catalog_valid = false;
+	/* A domain's default may be a column default of mojob.job_resource. */
+	mojob_nodes_direct_invalidate(InvalidOid);
 }
 
 static void
@@ -435,11 +437,12 @@ mojob_insert_begin(MojobInserter *ins, Relation rel)
 	ExecClearTuple(ins->slot);
 }
 
-/* Insert the row in ins->slot, with its index entries; clear the slot. */
+/* Insert the row in ins->slot (filled, or stored), with its index entries; clear the slot. */
 void
 mojob_insert_row(MojobInserter *ins)
 {
-	ExecStoreVirtualTuple(ins->slot);
+	if (TTS_EMPTY(ins->slot))
+		ExecStoreVirtualTuple(ins->slot);
 	table_tuple_insert(ins->rri->ri_RelationDesc, ins->slot, ins->cid, 0, NULL);
 #if PG_VERSION_NUM >= 160000
 	ExecInsertIndexTuples(ins->rri, ins->slot, ins->estate, false, false, NULL, NIL, false);

@@ -590,9 +590,11 @@ mojob_node_guard(PG_FUNCTION_ARGS)
  * that is a statement of its own: executor start-up, the CHECKs parsed
  * again, the guard called as a trigger, a foreign key query per key and
  * row; as much again as the job itself.  Directly, it is what those amount
- * to for these rows:
+ * to for these rows, as SPI would run them (a new command, a new snapshot):
  *  - the defaults, NOT NULLs and CHECKs of mojob.job_resource, whatever
- *    they are (planned once per relcache entry, evaluated for each row);
+ *    they are (read once per relcache entry, planned at each call, as the
+ *    executor plans them at each statement, so a function or domain they
+ *    use is current; evaluated for each row);
  *  - the guard's rules (node_insert_rules), exactly as the trigger applies
  *    them;
  *  - the foreign keys: the job is the one create_job has just inserted
@@ -610,18 +612,21 @@ typedef struct NodeDirect
 {
 	Oid			relid;			/* InvalidOid: not worked out yet */
 	bool		ok;				/* may nodes be inserted directly? */
-	MemoryContext cxt;			/* holds the planned expressions */
+	MemoryContext cxt;			/* holds what follows */
 	int			ndefaults;
 	AttrNumber *default_att;	/* the columns with a default but job_id and resource_id */
-	Expr	  **default_expr;
+	Node	  **default_expr;	/* as build_column_default gives it */
 	int			nchecks;
 	char	  **check_name;
-	List	  **check_expr;		/* implicit-AND lists, as ExecRelCheck has them */
+	Node	  **check_expr;		/* as stored (ccbin) */
 } NodeDirect;
 
 static NodeDirect node_direct;
 
-/* The relcache entry of mojob.job_resource changed: work it out again. */
+/*
+ * mojob.job_resource (or a type: a domain's default) changed: work it out
+ * again.
+ */
 void
 mojob_nodes_direct_invalidate(Oid relid)
 {
@@ -688,64 +693,62 @@ trigger_is_mojobs(const Trigger *t, const MojobNodeAttrs *a)
 	return ok;
 }
 
-/* Work out node_direct for rel (mojob.job_resource). */
+/*
+ * Work out node_direct for rel (mojob.job_resource).  Built aside, so that
+ * an error on the way leaves it to be worked out again.
+ */
 static void
 node_direct_prepare(Relation rel)
 {
 	const MojobNodeAttrs *a = mojob_node_attrs(rel);
 	TupleDesc	desc = RelationGetDescr(rel);
+	NodeDirect	d = {0};
 	MemoryContext old;
 
-	/*
-	 * A call still running (a CHECK calling create_job) may use the old
-	 * expressions: they go with the transaction.
-	 */
-	if (node_direct.cxt != NULL)
-		MemoryContextSetParent(node_direct.cxt, CurTransactionContext);
-	memset(&node_direct, 0, sizeof(node_direct));
-	node_direct.cxt = AllocSetContextCreate(CacheMemoryContext, "mojob direct nodes",
-											ALLOCSET_SMALL_SIZES);
-	node_direct.relid = RelationGetRelid(rel);
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rules != NULL ||
-		rel->rd_rel->relrowsecurity ||
-		(desc->constr != NULL && desc->constr->has_generated_stored) ||
-		TupleDescAttr(desc, a->job_id - 1)->atttypid != INT8OID ||
-		TupleDescAttr(desc, a->resource_id - 1)->atttypid != INT8OID)
-		return;
-	if (rel->trigdesc != NULL)
-		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+	d.relid = RelationGetRelid(rel);
+	d.cxt = AllocSetContextCreate(CurTransactionContext, "mojob direct nodes",
+								  ALLOCSET_SMALL_SIZES);
+	d.ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rules == NULL &&
+		!rel->rd_rel->relrowsecurity &&
+		TupleDescAttr(desc, a->job_id - 1)->atttypid == INT8OID &&
+		TupleDescAttr(desc, a->resource_id - 1)->atttypid == INT8OID;
+	/* Generated columns (stored, or virtual since PostgreSQL 18). */
+	for (int i = 0; i < desc->natts && d.ok; i++)
+		if (TupleDescAttr(desc, i)->attgenerated != '\0')
+			d.ok = false;
+	if (d.ok && rel->trigdesc != NULL)
+		for (int i = 0; i < rel->trigdesc->numtriggers && d.ok; i++)
 			if (!trigger_is_mojobs(&rel->trigdesc->triggers[i], a))
-				return;
+				d.ok = false;
 
-	old = MemoryContextSwitchTo(node_direct.cxt);
-	node_direct.default_att = palloc(sizeof(AttrNumber) * desc->natts);
-	node_direct.default_expr = palloc(sizeof(Expr *) * desc->natts);
-	for (int i = 0; i < desc->natts; i++)
+	old = MemoryContextSwitchTo(d.cxt);
+	if (d.ok)
 	{
-		AttrNumber	att = i + 1;
-		Node	   *def;
-
-		if (TupleDescAttr(desc, i)->attisdropped || att == a->job_id || att == a->resource_id)
-			continue;
-		def = build_column_default(rel, att);
-		if (def == NULL)
-			continue;
-		/* The foreign key on pool_id is not checked: it must stay NULL. */
-		if (att == a->pool_id)
+		d.default_att = palloc(sizeof(AttrNumber) * desc->natts);
+		d.default_expr = palloc(sizeof(Node *) * desc->natts);
+		for (int i = 0; i < desc->natts && d.ok; i++)
 		{
-			MemoryContextSwitchTo(old);
-			return;
+			AttrNumber	att = i + 1;
+			Node	   *def;
+
+			if (TupleDescAttr(desc, i)->attisdropped || att == a->job_id || att == a->resource_id)
+				continue;
+			def = build_column_default(rel, att);
+			if (def == NULL)
+				continue;
+			/* The foreign key on pool_id is not checked: it must stay NULL. */
+			if (att == a->pool_id)
+				d.ok = false;
+			d.default_att[d.ndefaults] = att;
+			d.default_expr[d.ndefaults++] = def;
 		}
-		node_direct.default_att[node_direct.ndefaults] = att;
-		node_direct.default_expr[node_direct.ndefaults++] = expression_planner((Expr *) def);
 	}
-	if (desc->constr != NULL && desc->constr->num_check > 0)
+	if (d.ok && desc->constr != NULL && desc->constr->num_check > 0)
 	{
 		int			n = desc->constr->num_check;
 
-		node_direct.check_name = palloc(sizeof(char *) * n);
-		node_direct.check_expr = palloc(sizeof(List *) * n);
+		d.check_name = palloc(sizeof(char *) * n);
+		d.check_expr = palloc(sizeof(Node *) * n);
 		for (int i = 0; i < n; i++)
 		{
 			ConstrCheck *cc = &desc->constr->check[i];
@@ -755,13 +758,17 @@ node_direct_prepare(Relation rel)
 			if (!cc->ccenforced)
 				continue;
 #endif
-			node_direct.check_name[node_direct.nchecks] = pstrdup(cc->ccname);
-			node_direct.check_expr[node_direct.nchecks++] =
-				make_ands_implicit(expression_planner((Expr *) stringToNode(cc->ccbin)));
+			d.check_name[d.nchecks] = pstrdup(cc->ccname);
+			d.check_expr[d.nchecks++] = stringToNode(cc->ccbin);
 		}
 	}
 	MemoryContextSwitchTo(old);
-	node_direct.ok = true;
+
+	/* Nothing reads the old one any more: each call copies what it uses. */
+	if (node_direct.cxt != NULL)
+		MemoryContextDelete(node_direct.cxt);
+	MemoryContextSetParent(d.cxt, CacheMemoryContext);
+	node_direct = d;
 }
 
 static int
@@ -791,7 +798,11 @@ mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
 	Oid			user = GetUserId();
 	MojobInserter ins;
 	ExprContext *econtext;
+	int			ndefaults;
+	AttrNumber *default_att;
 	ExprState **defaults;
+	int			nchecks;
+	char	  **check_name;
 	ExprState **checks;
 
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
@@ -827,15 +838,36 @@ mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
 			ids[i] = Int64GetDatum(sorted[i]);
 	}
 
+	/*
+	 * What this call uses of node_direct, planned afresh (a function, a
+	 * domain may have changed) in this call's memory: a nested create_job
+	 * (a CHECK may call it) may work node_direct out again meanwhile.
+	 */
+	ndefaults = node_direct.ndefaults;
+	default_att = palloc(sizeof(AttrNumber) * Max(ndefaults, 1));
+	defaults = palloc(sizeof(ExprState *) * Max(ndefaults, 1));
+	for (int k = 0; k < ndefaults; k++)
+	{
+		default_att[k] = node_direct.default_att[k];
+		defaults[k] = ExecInitExpr(expression_planner((Expr *) copyObject(node_direct.default_expr[k])), NULL);
+	}
+	nchecks = node_direct.nchecks;
+	check_name = palloc(sizeof(char *) * Max(nchecks, 1));
+	checks = palloc(sizeof(ExprState *) * Max(nchecks, 1));
+	for (int k = 0; k < nchecks; k++)
+	{
+		Expr	   *e = expression_planner((Expr *) copyObject(node_direct.check_expr[k]));
+
+		check_name[k] = pstrdup(node_direct.check_name[k]);
+		checks[k] = ExecInitCheck(make_ands_implicit(e), NULL);
+	}
+
+	/* As SPI runs a statement: a new command, a new snapshot. */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
 	desc = RelationGetDescr(rel);
 	mojob_insert_begin(&ins, rel);
 	econtext = GetPerTupleExprContext(ins.estate);
-	defaults = palloc(sizeof(ExprState *) * Max(node_direct.ndefaults, 1));
-	for (int k = 0; k < node_direct.ndefaults; k++)
-		defaults[k] = ExecInitExpr(node_direct.default_expr[k], NULL);
-	checks = palloc(sizeof(ExprState *) * Max(node_direct.nchecks, 1));
-	for (int k = 0; k < node_direct.nchecks; k++)
-		checks[k] = ExecInitCheck(node_direct.check_expr[k], NULL);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -846,9 +878,9 @@ mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
 
 		for (int k = 0; k < desc->natts; k++)
 			isnull[k] = true;
-		for (int k = 0; k < node_direct.ndefaults; k++)
+		for (int k = 0; k < ndefaults; k++)
 		{
-			AttrNumber	att = node_direct.default_att[k];
+			AttrNumber	att = default_att[k];
 
 			v[att - 1] = ExecEvalExprSwitchContext(defaults[k], econtext, &isnull[att - 1]);
 		}
@@ -877,20 +909,21 @@ mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
 		}
 		ExecStoreVirtualTuple(slot);
 		econtext->ecxt_scantuple = slot;
-		for (int k = 0; k < node_direct.nchecks; k++)
+		for (int k = 0; k < nchecks; k++)
 			if (!ExecCheck(checks[k], econtext))
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("new row for relation \"%s\" violates check constraint \"%s\"",
-								RelationGetRelationName(rel), node_direct.check_name[k]),
+								RelationGetRelationName(rel), check_name[k]),
 						 errdetail("A node of job " INT64_FORMAT " on resource " INT64_FORMAT ".",
 								   job_id, resource_id),
 						 errhint("Add the nodes with mojob.add_resource() and the values the constraint needs."),
-						 errtableconstraint(rel, node_direct.check_name[k])));
+						 errtableconstraint(rel, check_name[k])));
 		ins.cid = GetCurrentCommandId(true);
 		mojob_insert_row(&ins);
 	}
 	mojob_insert_end(&ins);
+	PopActiveSnapshot();
 	table_close(rel, NoLock);
 	CommandCounterIncrement();
 	return true;

@@ -9,7 +9,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
-SELECT plan(34);
+SELECT plan(40);
 
 INSERT INTO mojob.resource (id, name)
 SELECT i, 'cam-' || i FROM generate_series(1, 8) AS i;
@@ -103,6 +103,38 @@ SELECT throws_ok($$SELECT pg_temp.mk('nan', '{1}')$$, '23514',
                  'new row for relation "job_resource" violates check constraint "job_resource_amount_check"',
                  'mojob''s own CHECK applies to the defaults');
 ALTER TABLE mojob.job_resource ALTER COLUMN amount SET DEFAULT 0;
+
+-- A CHECK calling a function, which changes: the new body applies at once.
+CREATE FUNCTION pg_temp.site_ok(r bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+ALTER TABLE mojob.job_resource ADD CONSTRAINT site_ok CHECK (pg_temp.site_ok(resource_id)) NOT VALID;
+SELECT lives_ok($$SELECT pg_temp.mk('function', '{3}')$$, 'a CHECK calling a function: allowed');
+CREATE OR REPLACE FUNCTION pg_temp.site_ok(r bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$ SELECT r <> 3 $$;
+SELECT throws_ok($$SELECT pg_temp.mk('function changed', '{3}')$$, '23514', NULL,
+                 'once the function is replaced, its new body refuses the node');
+ALTER TABLE mojob.job_resource DROP CONSTRAINT site_ok;
+
+-- A column of a domain with a default, whose constraint changes.
+CREATE DOMAIN pg_temp.site_tag AS text DEFAULT 'x';
+ALTER TABLE mojob.job_resource ADD COLUMN tag pg_temp.site_tag;
+SELECT pg_temp.mk('domain', '{1}') AS j \gset
+SELECT is((SELECT tag::text FROM pg_temp.nodes(:j)), 'x', 'a domain''s default is applied');
+ALTER DOMAIN pg_temp.site_tag ADD CONSTRAINT not_x CHECK (VALUE <> 'x') NOT VALID;
+SELECT throws_ok($$SELECT pg_temp.mk('domain changed', '{1}')$$, '23514', NULL,
+                 'once the domain refuses it, the default is refused');
+ALTER DOMAIN pg_temp.site_tag DROP CONSTRAINT not_x;
+ALTER DOMAIN pg_temp.site_tag SET DEFAULT 'y';
+SELECT pg_temp.mk('domain default', '{1}') AS j \gset
+SELECT is((SELECT tag::text FROM pg_temp.nodes(:j)), 'y', 'and its new default is applied');
+ALTER TABLE mojob.job_resource DROP COLUMN tag;
+
+-- The nodes see what the statement calling create_job wrote before it, as
+-- an INSERT run by it would.
+SELECT lives_ok($$WITH r AS (INSERT INTO mojob.resource (id, name) VALUES (50, 'new') RETURNING id)
+                  SELECT mojob.create_job('same statement', now() + interval '1 day',
+                                          now() + interval '1 day 1 hour', resources => ARRAY(SELECT id FROM r))$$,
+                'a resource inserted earlier in the calling statement is found');
 
 -- A unique index of the site's.
 CREATE UNIQUE INDEX site_one_4 ON mojob.job_resource (resource_id) WHERE resource_id = 4;
