@@ -800,9 +800,11 @@ mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
 	ExprContext *econtext;
 	int			ndefaults;
 	AttrNumber *default_att;
+	Node	  **default_expr;
 	ExprState **defaults;
 	int			nchecks;
 	char	  **check_name;
+	Node	  **check_expr;
 	ExprState **checks;
 
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
@@ -839,28 +841,33 @@ mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
 	}
 
 	/*
-	 * What this call uses of node_direct, planned afresh (a function, a
-	 * domain may have changed) in this call's memory: a nested create_job
-	 * (a CHECK may call it) may work node_direct out again meanwhile.
+	 * What this call uses of node_direct, copied in one go (no user code
+	 * runs while copying: a nested create_job, from a function that
+	 * planning or a CHECK calls, may work node_direct out again), then
+	 * planned afresh (a function, a domain may have changed).
 	 */
 	ndefaults = node_direct.ndefaults;
+	nchecks = node_direct.nchecks;
 	default_att = palloc(sizeof(AttrNumber) * Max(ndefaults, 1));
-	defaults = palloc(sizeof(ExprState *) * Max(ndefaults, 1));
+	default_expr = palloc(sizeof(Node *) * Max(ndefaults, 1));
+	check_name = palloc(sizeof(char *) * Max(nchecks, 1));
+	check_expr = palloc(sizeof(Node *) * Max(nchecks, 1));
 	for (int k = 0; k < ndefaults; k++)
 	{
 		default_att[k] = node_direct.default_att[k];
-		defaults[k] = ExecInitExpr(expression_planner((Expr *) copyObject(node_direct.default_expr[k])), NULL);
+		default_expr[k] = copyObject(node_direct.default_expr[k]);
 	}
-	nchecks = node_direct.nchecks;
-	check_name = palloc(sizeof(char *) * Max(nchecks, 1));
-	checks = palloc(sizeof(ExprState *) * Max(nchecks, 1));
 	for (int k = 0; k < nchecks; k++)
 	{
-		Expr	   *e = expression_planner((Expr *) copyObject(node_direct.check_expr[k]));
-
 		check_name[k] = pstrdup(node_direct.check_name[k]);
-		checks[k] = ExecInitCheck(make_ands_implicit(e), NULL);
+		check_expr[k] = copyObject(node_direct.check_expr[k]);
 	}
+	defaults = palloc(sizeof(ExprState *) * Max(ndefaults, 1));
+	for (int k = 0; k < ndefaults; k++)
+		defaults[k] = ExecInitExpr(expression_planner((Expr *) default_expr[k]), NULL);
+	checks = palloc(sizeof(ExprState *) * Max(nchecks, 1));
+	for (int k = 0; k < nchecks; k++)
+		checks[k] = ExecInitCheck(make_ands_implicit(expression_planner((Expr *) check_expr[k])), NULL);
 
 	/* As SPI runs a statement: a new command, a new snapshot. */
 	CommandCounterIncrement();
