@@ -78,22 +78,7 @@ BEGIN
 END
 $$;
 
--- Everything mojob stores, as one digest (sequences aside: PostgreSQL never
--- rolls them back).
-CREATE FUNCTION pg_temp.snapshot() RETURNS text
-LANGUAGE sql AS $$
-    SELECT md5(concat_ws('|',
-        (SELECT json_agg(t ORDER BY t.id)::text FROM mojob.job t),
-        (SELECT json_agg(t ORDER BY t.id)::text FROM mojob.job_resource t),
-        (SELECT json_agg(t ORDER BY t.node_id)::text FROM mojob.booking t),
-        (SELECT json_agg(t ORDER BY t.id)::text FROM mojob.job_event t),
-        (SELECT json_agg(t ORDER BY t.id)::text FROM mojob.resource t),
-        (SELECT json_agg(t ORDER BY t.id)::text FROM mojob.pool t),
-        (SELECT json_agg(t ORDER BY t.pool_id, t.resource_id)::text FROM mojob.pool_member t),
-        (SELECT json_agg(t ORDER BY t.id)::text FROM mojob.recurrence t),
-        (SELECT json_agg(t ORDER BY t.job_id)::text FROM mojob.recurrence_conflict t),
-        (SELECT json_agg(t)::text FROM mojob.settings t)))
-$$;
+\ir helpers/snapshot.psql
 
 -- ---------------------------------------------------------------------
 -- Fixtures: one job in each state the functions need
