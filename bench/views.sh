@@ -21,12 +21,14 @@ db=bench_views
 # ---------------------------------------------------------------------------
 # The queries.  Each is a pgbench script; :rid is a random resource.
 # ---------------------------------------------------------------------------
-queries=(a a_floor b b_int4 c c_nolower d d_all)
+queries=(a a_floor a_cols b b_int4 c c_nolower d d_all)
 declare -A sql label
 sql[a]="SELECT * FROM mojob.ops_board WHERE board = 'upcoming' AND start_at < now() + interval '24 hours';"
 label[a]="(a) Ops Board, upcoming in the next 24 h"
 sql[a_floor]="SELECT 'upcoming' AS board, * FROM mojob.job WHERE state IN ('draft', 'tentative', 'confirmed') AND start_at < now() + interval '24 hours' ORDER BY start_at, id;"
 label[a_floor]="(a) floor, for information: the same rows and job columns from mojob.job, no view"
+sql[a_cols]="SELECT id, code, name, state, start_at, end_at, can_edit, can_cancel FROM mojob.ops_board WHERE board = 'upcoming' AND start_at < now() + interval '24 hours';"
+label[a_cols]="(a) for information: some of the board's columns, as an application lists them"
 sql[b]="SELECT * FROM mojob.resource_schedule WHERE resource_id = :rid AND held && tstzrange(now(), now() + interval '7 days');"
 label[b]="(b) one resource's schedule for a week (\`\$1\` a bigint parameter)"
 sql[b_int4]="SELECT * FROM mojob.resource_schedule WHERE resource_id = :rid::integer AND held && tstzrange(now(), now() + interval '7 days');"
@@ -40,7 +42,7 @@ label[d]="(d) the errors of the board's upcoming jobs (job_errors joined to (a))
 sql[d_all]="SELECT * FROM mojob.job_errors;"
 label[d_all]="(d) for information: every error now"
 # The fast ones run interleaved in one pgbench session; the slow one alone.
-fast=(a a_floor b b_int4 c d d_all)
+fast=(a a_floor a_cols b b_int4 c d d_all)
 
 bench_cluster_start
 work=$(mktemp -d /tmp/mojob-bench-views.XXXXXX)

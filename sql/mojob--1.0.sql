@@ -448,7 +448,14 @@ AS 'MODULE_PATHNAME', 'mojob_state_color';
 COMMENT ON FUNCTION mojob.state_color(mojob.job_state) IS
     'The colour a state is drawn in, as #RRGGBB';
 
-CREATE FUNCTION mojob.state_board(mojob.job_state) RETURNS text
+-- The ops board's columns, in the order the board shows them.  An enum
+-- rather than text: a misspelt board is an error, not an empty board, and
+-- the board sorts by it (see mojob.ops_board).
+CREATE TYPE mojob.board AS ENUM ('active', 'upcoming', 'completed');
+COMMENT ON TYPE mojob.board IS
+    'An ops board column: active (running), upcoming (not started) or completed, in that order';
+
+CREATE FUNCTION mojob.state_board(mojob.job_state) RETURNS mojob.board
 LANGUAGE C IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mojob_state_board';
 COMMENT ON FUNCTION mojob.state_board(mojob.job_state) IS
@@ -668,7 +675,8 @@ COMMENT ON FUNCTION mojob.duplicate(bigint, timestamptz) IS
 -- Views
 -- ---------------------------------------------------------------------
 
--- Jobs that have not started, by start: the Error overlay and the upcoming board read it.
+-- Jobs that have not started, by start: the Error overlay reads it (the upcoming
+-- board has its own index, job_upcoming, below).
 CREATE INDEX job_not_started ON mojob.job (start_at)
     WHERE state IN ('draft', 'tentative', 'confirmed');
 CREATE INDEX job_by_end ON mojob.job (end_at) WHERE state IN ('running', 'completed');
@@ -690,6 +698,29 @@ LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mojob_acting_user';
 COMMENT ON FUNCTION mojob.acting_user() IS
     'The acting user: the setting mojob.actor, else session_user';
+
+-- The upcoming board, in its order.  mojob.ops_board shows an upcoming
+-- job's start as this expression (equal to start_at on that board), so that
+-- a query such as "upcoming, starting before t" is an index condition here
+-- and the rows come out in the board's order with no sort.  The statistics
+-- on the same expression tell the planner how many jobs not yet started
+-- start before t: without them it multiplies the share of jobs not started
+-- (about half) by the share starting before t (also about half, since past
+-- jobs count) and expects a quarter of all jobs where there are a few
+-- hundred, then plans for that many (a parallel scan, a sort).
+CREATE INDEX job_upcoming ON mojob.job
+    ((CASE WHEN state = ANY (mojob.board_states('upcoming')) THEN start_at END), id)
+    WHERE state = ANY (mojob.board_states('upcoming'));
+CREATE STATISTICS mojob.job_upcoming_start
+    ON (CASE WHEN state = ANY (mojob.board_states('upcoming')) THEN start_at END) FROM mojob.job;
+COMMENT ON STATISTICS mojob.job_upcoming_start IS
+    'How many jobs not yet started start before a given time: for the planner, on the upcoming board''s start (index job_upcoming)';
+
+CREATE FUNCTION mojob.time_desc(at timestamptz) RETURNS timestamptz
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mojob_time_desc';
+COMMENT ON FUNCTION mojob.time_desc(timestamptz) IS
+    'A sort key, not a time: a value that sorts in the reverse order of its argument (the completed board''s, newest first)';
 
 CREATE VIEW mojob.job_errors AS
     SELECT n.job_id, 'RESOURCE_UNAVAILABLE'::text AS code,
@@ -808,27 +839,35 @@ CREATE VIEW mojob.ops_board AS
                AND j.start_at < now() AS can_stop,
            j.state = ANY (mojob.action_states('cancel')) AND NOT j.locked_other AS can_cancel
     FROM (
-        -- k_asc and k_desc: each board's order as plain columns (active by
-        -- end, upcoming by start, completed newest first).
-        SELECT 'active'::text AS board, 1 AS board_order, j.end_at AS k_asc, NULL::timestamptz AS k_desc,
+        -- k: each board's order (active by end, upcoming by start, completed
+        -- newest first), one column, so that with board fixed by the query
+        -- (board = 'upcoming') the order is k, id, which the upcoming
+        -- branch reads from the index job_upcoming in order: no sort.  That
+        -- branch shows start_at as the expression the index is on.
+        SELECT 'active'::mojob.board AS board, j.end_at AS k,
                coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false) AS locked_other,
                j.*
         FROM mojob.job j
         WHERE j.state = ANY (mojob.board_states('active'))
         UNION ALL
-        SELECT 'upcoming', 2, j.start_at, NULL,
+        (SELECT 'upcoming', CASE WHEN j.state = ANY (mojob.board_states('upcoming')) THEN j.start_at END,
                coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false),
-               j.*
-        FROM mojob.job j
-        WHERE j.state = ANY (mojob.board_states('upcoming'))
+               j.id, j.code, j.name, j.description, j.priority, j.state, j.pre_roll_start,
+               CASE WHEN j.state = ANY (mojob.board_states('upcoming')) THEN j.start_at END AS start_at,
+               j.end_at, j.post_roll_end, j.canceled_at, j.cancel_reason, j.owner,
+               j.properties, j.version, j.created_at, j.created_by, j.updated_at,
+               j.locked_by, j.locked_until, j.recurrence_id
+         FROM mojob.job j
+         WHERE j.state = ANY (mojob.board_states('upcoming'))
+         ORDER BY 2, j.id)
         UNION ALL
-        SELECT 'completed', 3, NULL, j.end_at,
+        SELECT 'completed', mojob.time_desc(j.end_at),
                coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false),
                j.*
         FROM mojob.job j
         WHERE j.state = ANY (mojob.board_states('completed'))
     ) j
-    ORDER BY j.board_order, j.k_asc, j.k_desc DESC, j.id;
+    ORDER BY j.board, j.k, j.id;
 COMMENT ON VIEW mojob.ops_board IS
     'The Ops Board: active jobs by end, upcoming by start, completed newest first; with what each job allows now';
 

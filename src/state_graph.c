@@ -16,8 +16,10 @@
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "args.h"
 #include "mojob.h"
 
 PG_FUNCTION_INFO_V1(mojob_state_graph);
@@ -25,6 +27,7 @@ PG_FUNCTION_INFO_V1(mojob_state_color);
 PG_FUNCTION_INFO_V1(mojob_state_board);
 PG_FUNCTION_INFO_V1(mojob_board_states);
 PG_FUNCTION_INFO_V1(mojob_action_states);
+PG_FUNCTION_INFO_V1(mojob_time_desc);
 
 /* Per-state rules, indexed by MojobState (DESIGN.md section 1). */
 const MojobStateInfo mojob_states[MJ_NUM_STATES] = {
@@ -198,7 +201,21 @@ mojob_state_board(PG_FUNCTION_ARGS)
 
 	if (mojob_states[s].board == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(mojob_states[s].board));
+	/* The label of mojob.board, the function's result type. */
+	return DirectFunctionCall2(enum_in, CStringGetDatum(mojob_states[s].board),
+							   ObjectIdGetDatum(get_func_rettype(fcinfo->flinfo->fn_oid)));
+}
+
+/*
+ * mojob.time_desc(at): a sort key, not a time: -at, so that ascending order
+ * of the key is descending order of at.  The ops board orders each column by
+ * one key, and the completed column is newest first.  Job times are finite,
+ * so at must be (the negation of a finite time is then one too, as an int64).
+ */
+Datum
+mojob_time_desc(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(-mojob_arg_time(fcinfo, 0, "at"));
 }
 
 /*

@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(60);
+SELECT plan(68);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -146,7 +146,7 @@ SELECT is((SELECT resources FROM mojob.jobs WHERE name = 'up-draft'), ARRAY['stu
 -- ---------------------------------------------------------------------
 
 SELECT results_eq($$ SELECT board, name FROM mojob.ops_board $$,
-    $$ VALUES ('active', 'run-early'), ('active', 'run-ahead'), ('active', 'run-late'),
+    $$ VALUES ('active'::mojob.board, 'run-early'), ('active', 'run-ahead'), ('active', 'run-late'),
               ('upcoming', 'up-conf'), ('upcoming', 'up-draft'), ('upcoming', 'up-tent'),
               ('upcoming', 'pool-job'),
               ('completed', 'done-new'), ('completed', 'done-old') $$,
@@ -366,6 +366,55 @@ SET mojob.actor = 'carol';
 SELECT is(mojob.acting_user(), 'carol', 'acting_user() is mojob.actor when it is set');
 RESET mojob.actor;
 SELECT is(mojob.acting_user(), session_user::text, 'acting_user() is session_user otherwise');
+
+-- The board column is an enum in board order: a misspelt board is an error,
+-- not an empty board.
+SELECT col_type_is('mojob', 'ops_board', 'board', 'mojob.board', 'board is a mojob.board');
+SELECT enum_has_labels('mojob', 'board', ARRAY['active', 'upcoming', 'completed'],
+    'mojob.board has the three columns, in board order');
+SELECT throws_ok($$ SELECT FROM mojob.ops_board WHERE board = 'upcomming' $$, '22P02', NULL,
+    'a misspelt board is an error (22P02), not an empty board');
+SELECT is(mojob.state_board('running'), 'active'::mojob.board, 'state_board returns a mojob.board');
+
+-- Ties: jobs that start together are upcoming in id order, jobs that ended
+-- together are completed in id order (each created here in the reverse order
+-- of its name).
+SELECT pg_temp.mk('tie-up-2', 'draft', '40 days', '41 days');
+SELECT pg_temp.mk('tie-up-1', 'draft', '40 days', '41 days');
+SELECT pg_temp.mk('tie-done-2', 'completed', '-41 days', '-40 days');
+SELECT pg_temp.mk('tie-done-1', 'completed', '-41 days', '-40 days');
+SELECT results_eq($$ SELECT board::text, name FROM mojob.ops_board WHERE name LIKE 'tie-%' $$,
+    $$ VALUES ('upcoming', 'tie-up-2'), ('upcoming', 'tie-up-1'),
+              ('completed', 'tie-done-2'), ('completed', 'tie-done-1') $$,
+    'jobs level on the board are in id order');
+SELECT ok(mojob.time_desc(now()) < mojob.time_desc(now() - interval '1 microsecond')
+          AND mojob.time_desc(now()) > mojob.time_desc(now() + interval '1 microsecond'),
+    'time_desc sorts in the reverse order of its argument (the completed board''s key)');
+
+-- The upcoming board's usual query, "upcoming, starting before t", reads the
+-- index job_upcoming in the board's order: with sorting made prohibitively
+-- expensive, the plan still has no Sort.
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+    plan text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+        plan := plan || line || E'\n';
+    END LOOP;
+    RETURN plan;
+END
+$$;
+ANALYZE mojob.job;
+SET LOCAL enable_sort = off;
+SELECT matches(pg_temp.plan_of($$ SELECT * FROM mojob.ops_board
+                                  WHERE board = 'upcoming' AND start_at < now() + interval '24 hours' $$),
+    'Index Scan using job_upcoming', 'the upcoming board before a time reads the index job_upcoming');
+SELECT doesnt_match(pg_temp.plan_of($$ SELECT * FROM mojob.ops_board
+                                       WHERE board = 'upcoming' AND start_at < now() + interval '24 hours' $$),
+    'Sort', 'and needs no sort');
+RESET enable_sort;
 
 SELECT * FROM finish();
 ROLLBACK;

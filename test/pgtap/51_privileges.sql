@@ -119,6 +119,7 @@ INSERT INTO reader_call VALUES
     ('state_color', $$mojob.state_color('draft')$$),
     ('state_board', $$mojob.state_board('draft')$$),
     ('board_states', $$mojob.board_states('active')$$),
+    ('time_desc', format('mojob.time_desc(%L)', :'t1')),
     ('action_states', $$mojob.action_states('edit')$$),
     ('acting_user', 'mojob.acting_user()'),
     ('state_graph', 'mojob.state_graph()'),

@@ -370,9 +370,10 @@ INSERT INTO read_query VALUES
     ('helpers', format($q$SELECT pg_catalog.concat_ws(' | ', mojob.state_color('running'),
                               mojob.state_board('confirmed'), mojob.board_states('upcoming'), mojob.action_states('cancel'),
                               mojob.acting_user(), mojob.xml_text('<a & "b">'),
+                              mojob.time_desc(%L),
                               (SELECT pg_catalog.array_agg(g) FROM mojob.state_graph() g),
                               (SELECT pg_catalog.array_agg(x) FROM mojob.timeline_scale(pg_catalog.tstzrange(%L, %L), 72) x))$q$,
-                       :'b18', :'b23'));
+                       :'b18', :'b18', :'b23'));
 INSERT INTO read_query
 SELECT v, format($q$SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(v) ORDER BY v::pg_catalog.text)::pg_catalog.text
                     FROM mojob.%I v$q$, v)
