@@ -207,15 +207,19 @@ mojob_state_board(PG_FUNCTION_ARGS)
 }
 
 /*
- * mojob.time_desc(at): a sort key, not a time: -at, so that ascending order
- * of the key is descending order of at.  The ops board orders each column by
- * one key, and the completed column is newest first.  Job times are finite,
- * so at must be (the negation of a finite time is then one too, as an int64).
+ * mojob.time_desc(at): a sort key, not a time: at reflected within the range
+ * of timestamptz (its earliest value for its latest, and so on), so that
+ * ascending order of the key is descending order of at and the key is itself
+ * a valid timestamptz.  The ops board orders each column by one key, and the
+ * completed column is newest first.  Job times are finite, so at must be.
  */
 Datum
 mojob_time_desc(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_TIMESTAMPTZ(-mojob_arg_time(fcinfo, 0, "at"));
+	TimestampTz at = mojob_arg_time(fcinfo, 0, "at");
+
+	/* MIN_TIMESTAMP <= at < END_TIMESTAMP; the sum fits in an int64. */
+	PG_RETURN_TIMESTAMPTZ((MIN_TIMESTAMP + (END_TIMESTAMP - 1)) - at);
 }
 
 /*
@@ -237,7 +241,7 @@ mojob_board_states(PG_FUNCTION_ARGS)
 				 errmsg("board must not be null"),
 				 errdetail("The function was called with board => NULL."),
 				 errhint("Pass active, upcoming or completed.")));
-	board = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	board = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(0)));
 	for (int i = 0; i < MJ_NUM_STATES; i++)
 		if (mojob_states[i].board && strcmp(mojob_states[i].board, board) == 0)
 			elems[n++] = ObjectIdGetDatum(c->state_oid[i]);

@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(68);
+SELECT plan(70);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -390,6 +390,12 @@ SELECT results_eq($$ SELECT board::text, name FROM mojob.ops_board WHERE name LI
 SELECT ok(mojob.time_desc(now()) < mojob.time_desc(now() - interval '1 microsecond')
           AND mojob.time_desc(now()) > mojob.time_desc(now() + interval '1 microsecond'),
     'time_desc sorts in the reverse order of its argument (the completed board''s key)');
+SELECT is(ARRAY[mojob.time_desc('4714-11-24 00:00:00+00 BC'), mojob.time_desc('294276-12-31 23:59:59.999999+00'),
+                mojob.time_desc(mojob.time_desc('9000-01-02 12:00:00+00'))],
+          ARRAY['294276-12-31 23:59:59.999999+00', '4714-11-24 00:00:00+00 BC', '9000-01-02 12:00:00+00']::timestamptz[],
+    'time_desc maps the range of timestamptz onto itself: its ends swap, and it is its own inverse');
+SELECT is(mojob.board_states(mojob.state_board('draft')), ARRAY['draft', 'tentative', 'confirmed']::mojob.job_state[],
+    'board_states takes what state_board returns');
 
 -- The upcoming board's usual query, "upcoming, starting before t", reads the
 -- index job_upcoming in the board's order: with sorting made prohibitively
