@@ -709,7 +709,9 @@ COMMENT ON FUNCTION mojob.acting_user() IS
 -- half, since past jobs count) and expects a quarter of all jobs where there
 -- are a few hundred, then plans for that many (a parallel scan, a sort); with
 -- them it still multiplies by the share not started, so it expects too few
--- rather than far too many (2,222 for 735 at a million jobs).  CREATE
+-- rather than far too many (2,222 for 735 at a million jobs).  The
+-- expression is written alike here, in the statistics and twice in the view:
+-- the planner matches them by their form, so change all four or none.  CREATE
 -- STATISTICS does not make the object a member of the extension: it belongs
 -- to the table, and goes with it.
 CREATE INDEX job_upcoming ON mojob.job

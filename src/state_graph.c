@@ -235,22 +235,13 @@ mojob_board_states(PG_FUNCTION_ARGS)
 	int			n = 0;
 	const MojobCatalog *c = mojob_catalog();
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("board must not be null"),
-				 errdetail("The function was called with board => NULL."),
-				 errhint("Pass active, upcoming or completed.")));
-	board = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(0)));
+	board = DatumGetCString(DirectFunctionCall1(enum_out, mojob_arg_datum(fcinfo, 0, "board")));
 	for (int i = 0; i < MJ_NUM_STATES; i++)
 		if (mojob_states[i].board && strcmp(mojob_states[i].board, board) == 0)
 			elems[n++] = ObjectIdGetDatum(c->state_oid[i]);
+	/* The labels of mojob.board are the boards of the table above (30_views.sql). */
 	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("there is no ops board column \"%s\"", board),
-				 errdetail("The columns are active, upcoming and completed."),
-				 errhint("Pass active, upcoming or completed.")));
+		elog(ERROR, "mojob.board label \"%s\" is the board of no state", board);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, c->state_type, 4, true, TYPALIGN_INT));
 }
 

@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(70);
+SELECT plan(71);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -375,6 +375,9 @@ SELECT enum_has_labels('mojob', 'board', ARRAY['active', 'upcoming', 'completed'
 SELECT throws_ok($$ SELECT FROM mojob.ops_board WHERE board = 'upcomming' $$, '22P02', NULL,
     'a misspelt board is an error (22P02), not an empty board');
 SELECT is(mojob.state_board('running'), 'active'::mojob.board, 'state_board returns a mojob.board');
+SELECT set_eq($$ SELECT mojob.state_board(s) FROM unnest(enum_range(NULL::mojob.job_state)) s WHERE s <> 'canceled' $$,
+    $$ SELECT unnest(enum_range(NULL::mojob.board)) $$,
+    'the labels of mojob.board are the boards of the C state table, each the board of some state');
 
 -- Ties: jobs that start together are upcoming in id order, jobs that ended
 -- together are completed in id order (each created here in the reverse order
