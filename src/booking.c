@@ -1332,14 +1332,26 @@ mojob_confirm_check_flush(void)
 	Datum	   *ids;
 	int			n = npending;
 	bool		isnull;
+	Snapshot	snapshot;
 
 	if (n == 0)
 		return;
 	npending = 0;
 
+	/*
+	 * The nodes as committed now, not as the statement's snapshot saw them.
+	 * A node change locks its job's row first, so at READ COMMITTED a node
+	 * added by a transaction that committed while this statement waited for
+	 * the job's row is in no snapshot taken before (confirm_node_race.spec).
+	 * Under REPEATABLE READ and SERIALIZABLE that wait ends in 40001, and the
+	 * transaction's snapshot is the one to read with.
+	 */
+	snapshot = IsolationUsesXactSnapshot() ? InvalidSnapshot : GetLatestSnapshot();
+
 	mojob_spi_connect_owner();
 	/* Most databases have no unresolved node at all: one probe says so. */
-	if (SPI_execute_plan(mojob_plan(&any_plan, any_sql, 0, NULL), NULL, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_snapshot(mojob_plan(&any_plan, any_sql, 0, NULL), NULL, NULL,
+							 snapshot, InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.job_resource failed");
 	if (SPI_processed > 0)
 	{
@@ -1347,7 +1359,8 @@ mojob_confirm_check_flush(void)
 		for (int i = 0; i < n; i++)
 			ids[i] = Int64GetDatum(pending[i].job_id);
 		args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
+		if (SPI_execute_snapshot(mojob_plan(&plan, sql, 1, argtypes), args, NULL,
+								 snapshot, InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "reading mojob.job_resource failed");
 		if (SPI_processed > 0)
 		{
