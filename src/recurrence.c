@@ -643,11 +643,22 @@ Datum
 mojob_cancel_recurrence(PG_FUNCTION_ARGS)
 {
 	static MojobPlan read_plan;
+	static MojobPlan lock_plan;
 	static MojobPlan cancel_plan;
 	static MojobPlan delete_plan;
 	static MojobPlan done_plan;
 	static const char *read_sql =
 		"SELECT state FROM mojob.recurrence WHERE id = $1 FOR NO KEY UPDATE";
+	/*
+	 * The instances not started, locked in id order before anything is
+	 * decided: one a user is changing is waited for, and at READ COMMITTED
+	 * then judged as the user left it (a draft just reserved is canceled, an
+	 * instance just started is left alone; recurrence_cancel_race.spec).
+	 * The statements after it read with snapshots taken after the locks.
+	 */
+	static const char *lock_sql =
+		"SELECT FROM mojob.job WHERE recurrence_id = $1 AND state IN ('draft', 'tentative', 'confirmed') "
+		"ORDER BY id FOR NO KEY UPDATE";
 	static const char *cancel_sql =
 		"SELECT count(mojob.cancel(id, $2)) FROM mojob.job "
 		"WHERE recurrence_id = $1 AND state IN ('tentative', 'confirmed')";
@@ -679,7 +690,8 @@ mojob_cancel_recurrence(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_MOJOB_TRANSITION),
 				 errmsg("recurrence " INT64_FORMAT " is already canceled", recurrence),
 				 errhint("SELECT * FROM mojob.recurrences shows its instances.")));
-	if (SPI_execute_plan(mojob_plan(&cancel_plan, cancel_sql, 2, argtypes), args, nulls, false, 0) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(mojob_plan(&lock_plan, lock_sql, 1, argtypes), args, nulls, false, 0) != SPI_OK_SELECT ||
+		SPI_execute_plan(mojob_plan(&cancel_plan, cancel_sql, 2, argtypes), args, nulls, false, 0) != SPI_OK_SELECT ||
 		SPI_execute_plan(mojob_plan(&delete_plan, delete_sql, 1, argtypes), args, nulls, false, 0) != SPI_OK_DELETE ||
 		SPI_execute_plan(mojob_plan(&done_plan, done_sql, 2, argtypes), args, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "canceling recurrence " INT64_FORMAT " failed", recurrence);
