@@ -104,6 +104,7 @@ typedef struct OwnJob
 	bool		locked;
 	char	   *locked_by;
 	TimestampTz locked_until;
+	bool		not_own;		/* the row is not this transaction's */
 } OwnJob;
 
 static bool
@@ -111,10 +112,24 @@ read_own_job(TupleTableSlot *slot, void *arg)
 {
 	OwnJob	   *own = (OwnJob *) arg;
 	const MojobJobAttrs *a = own->attrs;
-	MemoryContext old = MemoryContextSwitchTo(own->caller);
+	MemoryContext old;
 	bool		isnull;
 	Datum		by;
 
+	/*
+	 * The guard notes a job as new before its row is inserted: an INSERT
+	 * ... ON CONFLICT DO NOTHING on an existing job, or one whose
+	 * subtransaction failed, leaves the note on another transaction's row.
+	 * Only a row this transaction wrote (inserted, or updated and so locked)
+	 * is beyond the reach of others.
+	 */
+	if (!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(
+				slot_getsysattr(slot, MinTransactionIdAttributeNumber, &isnull))))
+	{
+		own->not_own = true;
+		return false;
+	}
+	old = MemoryContextSwitchTo(own->caller);
 	own->head->found = true;
 	own->head->state = mojob_state_from_oid(DatumGetObjectId(slot_getattr(slot, a->state, &isnull)));
 	own->head->pre = DatumGetTimestampTz(slot_getattr(slot, a->pre_roll_start, &isnull));
@@ -156,7 +171,8 @@ touch_job(int64 job_id, bool restore)
 	if (mojob_job_is_new(job_id))
 	{
 		/*
-		 * Created by this transaction: no other transaction can see it, so
+		 * Created by this transaction (its row written by this transaction,
+		 * read_own_job checks): no other transaction can see it, so
 		 * nothing can race this change.  Reading it (directly, by its
 		 * primary key), and checking its lock (the acting user may have
 		 * changed meanwhile), is enough: a recurrence makes hundreds of
@@ -172,9 +188,13 @@ touch_job(int64 job_id, bool restore)
 		own.caller = caller;
 		table_close(rel, NoLock);
 		mojob_index_scan(c->job_rel, c->job_pkey, SnapshotSelf, 1, &job_id, read_own_job, &own);
-		if (j.found && own.locked && !restore)
-			mojob_refuse_locked(j.code, own.locked_by, own.locked_until);
-		return j;
+		if (!own.not_own)
+		{
+			if (j.found && own.locked && !restore)
+				mojob_refuse_locked(j.code, own.locked_by, own.locked_until);
+			return j;
+		}
+		/* Not created here after all: touch it as any other job. */
 	}
 	mojob_spi_connect_owner();
 	mojob_touch.active = true;
@@ -1112,7 +1132,22 @@ mojob_assign_node(PG_FUNCTION_ARGS)
 	return result;
 }
 
-/* The node of job serving resource, with its job's state. */
+static void
+refuse_not_a_node(int64 job, int64 resource)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_MOJOB_NOT_FOUND),
+			 errmsg("resource " INT64_FORMAT " is not a node of job " INT64_FORMAT, resource, job),
+			 errhint("SELECT * FROM mojob.job_resource WHERE job_id = " INT64_FORMAT " lists its nodes.", job)));
+}
+
+/*
+ * The node of job serving resource, with its job's state, as this
+ * statement's snapshot sees them.  The node may change before it is
+ * written (another session swapping or removing the resource), so the
+ * statements that write it name the resource again ("AND resource_id =")
+ * and find no row if it no longer serves it.
+ */
 static int64
 find_node(int64 job, int64 resource, MojobState *state)
 {
@@ -1134,10 +1169,7 @@ find_node(int64 job, int64 resource, MojobState *state)
 																 SPI_tuptable->tupdesc, 2, &isnull)));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_MOJOB_NOT_FOUND),
-				 errmsg("resource " INT64_FORMAT " is not a node of job " INT64_FORMAT, resource, job),
-				 errhint("SELECT * FROM mojob.job_resource WHERE job_id = " INT64_FORMAT " lists its nodes.", job)));
+		refuse_not_a_node(job, resource);
 	return DatumGetInt64(d);
 }
 
@@ -1152,23 +1184,26 @@ mojob_remove_resource(PG_FUNCTION_ARGS)
 	static MojobPlan delete_plan;
 	static const char *end_sql =
 		"UPDATE mojob.job_resource SET held_until = now() "
-		"WHERE id = $1 AND (held_from IS NULL OR held_from < now())";
-	static const char *delete_sql = "DELETE FROM mojob.job_resource WHERE id = $1";
+		"WHERE id = $1 AND resource_id = $2 AND (held_from IS NULL OR held_from < now())";
+	static const char *delete_sql = "DELETE FROM mojob.job_resource WHERE id = $1 AND resource_id = $2";
 	int64		job = mojob_arg_id(fcinfo, 0, "job");
 	int64		resource = mojob_arg_id(fcinfo, 1, "resource");
 	MojobState	state;
 	int64		node;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1];
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2];
 	bool		found = false;
 
 	mojob_spi_connect();
 	node = find_node(job, resource, &state);
 	args[0] = Int64GetDatum(node);
+	args[1] = Int64GetDatum(resource);
 	if (state == MJ_RUNNING)
-		node_statement(&end_plan, end_sql, 1, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+		node_statement(&end_plan, end_sql, 2, argtypes, args, NULL, SPI_OK_UPDATE, &found);
 	if (!found)
-		node_statement(&delete_plan, delete_sql, 1, argtypes, args, NULL, SPI_OK_DELETE, &found);
+		node_statement(&delete_plan, delete_sql, 2, argtypes, args, NULL, SPI_OK_DELETE, &found);
+	if (!found)
+		refuse_not_a_node(job, resource);	/* swapped or removed meanwhile */
 	mojob_spi_finish();
 	PG_RETURN_VOID();
 }
@@ -1187,25 +1222,25 @@ mojob_swap_resource(PG_FUNCTION_ARGS)
 	static MojobPlan job_plan;
 	static MojobPlan unused_plan;
 	static const char *assign_sql =
-		"UPDATE mojob.job_resource SET resource_id = $2 WHERE id = $1";
+		"UPDATE mojob.job_resource SET resource_id = $2 WHERE id = $1 AND resource_id = $3";
 	static const char *end_sql =
 		"UPDATE mojob.job_resource SET held_until = now() "
-		"WHERE id = $1 AND (held_from IS NULL OR held_from < now())";
+		"WHERE id = $1 AND resource_id = $3 AND (held_from IS NULL OR held_from < now())";
 	static const char *unused_sql =
-		"DELETE FROM mojob.job_resource WHERE id = $1";
+		"DELETE FROM mojob.job_resource WHERE id = $1 AND resource_id = $3";
 	static const char *add_sql =
 		"INSERT INTO mojob.job_resource (job_id, resource_id, pool_id, alias, amount, "
 		"required_capabilities, held_from) "
 		"SELECT job_id, $2, pool_id, alias, amount, required_capabilities, now() "
-		"FROM mojob.job_resource WHERE id = $1";
+		"FROM mojob.job_resource WHERE id = $1 AND resource_id = $3";
 	static const char *job_sql = "SELECT * FROM mojob.job WHERE id = $1";
 	int64		job = mojob_arg_id(fcinfo, 0, "job");
 	int64		old_resource = mojob_arg_id(fcinfo, 1, "old_resource");
 	int64		new_resource = mojob_arg_id(fcinfo, 2, "new_resource");
 	MojobState	state;
 	int64		node;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		args[2];
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		args[3];
 	bool		found;
 	Datum		result;
 
@@ -1218,16 +1253,22 @@ mojob_swap_resource(PG_FUNCTION_ARGS)
 	check_not_in_job(job, new_resource);
 	args[0] = Int64GetDatum(node);
 	args[1] = Int64GetDatum(new_resource);
+	args[2] = Int64GetDatum(old_resource);
 	if (state == MJ_RUNNING)
 	{
-		node_statement(&add_plan, add_sql, 2, argtypes, args, NULL, SPI_OK_INSERT, &found);
-		/* The old node ends now; one that was to start only now never held anything. */
-		node_statement(&end_plan, end_sql, 1, argtypes, args, NULL, SPI_OK_UPDATE, &found);
-		if (!found)
-			node_statement(&unused_plan, unused_sql, 1, argtypes, args, NULL, SPI_OK_DELETE, &found);
+		node_statement(&add_plan, add_sql, 3, argtypes, args, NULL, SPI_OK_INSERT, &found);
+		if (found)
+		{
+			/* The old node ends now; one that was to start only now never held anything. */
+			node_statement(&end_plan, end_sql, 3, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+			if (!found)
+				node_statement(&unused_plan, unused_sql, 3, argtypes, args, NULL, SPI_OK_DELETE, &found);
+		}
 	}
 	else
-		node_statement(&assign_plan, assign_sql, 2, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+		node_statement(&assign_plan, assign_sql, 3, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+	if (!found)
+		refuse_not_a_node(job, old_resource);	/* swapped or removed meanwhile */
 
 	args[0] = Int64GetDatum(job);
 	result = node_statement(&job_plan, job_sql, 1, argtypes, args, NULL, SPI_OK_SELECT, &found);
