@@ -411,7 +411,7 @@ COMMENT ON COLUMN mojob.job_event.reason IS 'The cancel reason, for cancellation
 CREATE FUNCTION mojob.internal_guard() RETURNS trigger
 LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_internal_guard';
 COMMENT ON FUNCTION mojob.internal_guard() IS
-    'Statement trigger letting only mojob (and the tables'' owner) write the tables mojob keeps for itself';
+    'Statement trigger letting only mojob (and the tables'' owner) write the tables mojob keeps for itself, and only the owner truncate mojob.job, mojob.job_resource and mojob.resource';
 CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON mojob.job_event FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
 CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
@@ -420,6 +420,22 @@ CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCAT
     ON mojob.booking_longest FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
 CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON mojob.recurrence_conflict FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+-- TRUNCATE fires no row trigger: only the owner may truncate the tables the
+-- row triggers guard.
+CREATE TRIGGER mojob_truncate_guard BEFORE TRUNCATE
+    ON mojob.job FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+CREATE TRIGGER mojob_truncate_guard BEFORE TRUNCATE
+    ON mojob.job_resource FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+CREATE TRIGGER mojob_truncate_guard BEFORE TRUNCATE
+    ON mojob.resource FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+-- Recurrences change through mojob's functions (which write them in the
+-- caller's name), not by hand.
+CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON mojob.recurrence FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+-- The guards are mojob's: nobody else may attach them to a table (they also
+-- refuse to fire on any table but mojob's own).
+REVOKE EXECUTE ON FUNCTION mojob.settings_guard(), mojob.job_guard(), mojob.node_guard(),
+    mojob.resource_guard(), mojob.internal_guard() FROM PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- The state graph

@@ -1090,6 +1090,7 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("mojob_resource_guard must be fired BEFORE ... FOR EACH ROW")));
+	mojob_check_trigger_table(td->tg_relation, mojob_catalog()->resource_rel, "mojob.resource_guard()");
 	desc = RelationGetDescr(td->tg_relation);
 	oldtup = td->tg_trigtuple;
 

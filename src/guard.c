@@ -21,6 +21,8 @@
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
@@ -632,6 +634,21 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 		}
 		else if (to == MJ_CANCELED)
 		{
+			Oid			relid = RelationGetRelid(td->tg_relation);
+
+			/*
+			 * A cancellation writes canceled_at and cancel_reason: a role
+			 * that may not write cancel_reason (one granted UPDATE (state)
+			 * alone) may not cancel by setting the state either.
+			 */
+			if (pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK &&
+				pg_attribute_aclcheck(relid, a->cancel_reason, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied to cancel job %s", code),
+						 errdetail("A cancellation writes cancel_reason, which role \"%s\" may not update.",
+								   GetUserNameFromId(GetUserId(), false)),
+						 errhint("Cancel as a role that may (mojob.cancel(job, reason)), or GRANT UPDATE (cancel_reason) ON mojob.job.")));
 			/* A canceled job is read-only: nobody is editing it any more. */
 			row_set(&nr, a->canceled_at, TimestampTzGetDatum(now), false);
 			row_set(&nr, a->locked_by, (Datum) 0, true);
@@ -754,6 +771,7 @@ mojob_job_guard(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("mojob_job_guard must be fired BEFORE ... FOR EACH ROW")));
+	mojob_check_trigger_table(td->tg_relation, mojob_catalog()->job_rel, "mojob.job_guard()");
 
 	a = mojob_job_attrs(td->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))

@@ -343,7 +343,10 @@ mojob_history_flush(void)
  * mojob.booking, mojob.recurrence_conflict): only mojob writes them, as
  * their owner; the owner and superusers may still (a restore, a purge).
  * Whatever rights a role was granted on them, it cannot forge history or
- * bookings.
+ * bookings.  On mojob.recurrence, mojob's functions may write too (in their
+ * caller's name).  Also BEFORE TRUNCATE on mojob.job, mojob.job_resource and
+ * mojob.resource, which only their owner may truncate: TRUNCATE fires no
+ * row trigger, so nothing would release bookings or record history.
  */
 Datum
 mojob_internal_guard(PG_FUNCTION_ARGS)
@@ -357,10 +360,28 @@ mojob_internal_guard(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("mojob_internal_guard must be fired BEFORE ... FOR EACH STATEMENT")));
+	mojob_check_trigger_table(trigdata->tg_relation, InvalidOid, "mojob.internal_guard()");
 
 	if (mojob_is_privileged(RelationGetRelid(trigdata->tg_relation)))
 		return PointerGetDatum(NULL);
 	table = RelationGetRelationName(trigdata->tg_relation);
+	if (strcmp(table, "recurrence") == 0)
+	{
+		if (mojob_in_function() && !TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+			return PointerGetDatum(NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("mojob.recurrence is written by mojob's functions only"),
+				 errdetail("A recurrence's rule, horizon and state decide which instances exist; changed by hand, they would no longer match them."),
+				 errhint("Use mojob.make_recurring() and mojob.cancel_recurrence(); mojob.extend_recurrences() extends them.")));
+	}
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) &&
+		(strcmp(table, "job") == 0 || strcmp(table, "job_resource") == 0 || strcmp(table, "resource") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("mojob.%s cannot be truncated but by its owner", table),
+				 errdetail("TRUNCATE fires no row trigger: the jobs' bookings and history would not follow."),
+				 errhint("DELETE the rows instead (drafts, completed and canceled jobs may be deleted).")));
 	if (strcmp(table, "job_event") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -539,12 +539,27 @@ mojob_next_due(TimestampTz after, bool *waiting)
 	return next;
 }
 
-/* mojob.advance(at DEFAULT now()) RETURNS integer */
+/*
+ * mojob.advance(at DEFAULT now()) RETURNS integer.  An instant ahead of now
+ * moves jobs before their time, as time and past their edit locks: only the
+ * owner of mojob.job may ask for that (tests, a catch-up by hand); others
+ * start a job early with mojob.start(job).
+ */
 Datum
 mojob_advance(PG_FUNCTION_ARGS)
 {
 	TimestampTz at = mojob_arg_time(fcinfo, 0, "at");
-	int64		made = mojob_advance_due(at, 0, NULL, NULL);
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int64		made;
+
+	if (at > now && !mojob_is_privileged(mojob_catalog()->job_rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the owner of mojob.job may advance to an instant ahead of now"),
+				 errdetail("mojob.advance was called with at = %s; now() is %s.",
+						   mojob_timestamp_text(at), mojob_timestamp_text(now)),
+				 errhint("Call mojob.advance() without at; to start a job early, use mojob.start(job).")));
+	made = mojob_advance_due(at, 0, NULL, NULL);
 
 	PG_RETURN_INT32((int32) Min(made, PG_INT32_MAX));
 }

@@ -470,6 +470,27 @@ mojob_acting_user(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(mojob_actor()));
 }
 
+/*
+ * Refuse to run trigger function fname on any table but relid (or, with
+ * relid InvalidOid, on a table outside schema mojob).  mojob attaches its
+ * guards itself; attached by someone to a table of their own, a guard would
+ * write history and bookings for rows that are not mojob's.
+ */
+void
+mojob_check_trigger_table(Relation rel, Oid relid, const char *fname)
+{
+	const MojobCatalog *c = mojob_catalog();
+
+	if (OidIsValid(relid) ? RelationGetRelid(rel) == relid
+		: RelationGetNamespace(rel) == c->namespace)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("%s fires only on mojob's own tables", fname),
+			 errdetail("It was fired on table \"%s\".", RelationGetRelationName(rel)),
+			 errhint("mojob attaches its triggers itself; drop this trigger.")));
+}
+
 /* Has an application named the acting user (mojob.actor)? */
 bool
 mojob_actor_is_set(void)

@@ -207,6 +207,7 @@ extern void mojob_insert_end(MojobInserter *ins);
  */
 extern const char *mojob_actor(void);
 extern bool mojob_actor_is_set(void);
+extern void mojob_check_trigger_table(Relation rel, Oid relid, const char *fname);
 extern bool mojob_is_privileged(Oid relid);
 
 /* A saved SPI plan that is re-prepared when the catalog cache changes. */

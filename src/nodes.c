@@ -584,6 +584,7 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("mojob_node_guard must be fired BEFORE ... FOR EACH ROW")));
+	mojob_check_trigger_table(td->tg_relation, mojob_catalog()->node_rel, "mojob.node_guard()");
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		/*
@@ -675,7 +676,8 @@ trigger_is_mojobs(const Trigger *t, const MojobNodeAttrs *a)
 	if (t->tgenabled != TRIGGER_FIRES_ON_ORIGIN && t->tgenabled != TRIGGER_FIRES_ALWAYS)
 		return false;
 	if (!t->tgisinternal)
-		return strcmp(t->tgname, "zz_mojob_node_guard") == 0;
+		return strcmp(t->tgname, "zz_mojob_node_guard") == 0 ||
+			strcmp(t->tgname, "mojob_truncate_guard") == 0;
 	if (RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_FK)
 		return false;
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));

@@ -131,7 +131,7 @@ SELECT c.relname::text AS rel, c.relkind::text AS kind,
 FROM pg_class c WHERE c.relnamespace = 'mojob'::regnamespace AND c.relkind IN ('r', 'v', 'S');
 GRANT SELECT ON rel, writer_call, reader_call TO PUBLIC;
 
-SELECT plan(99
+SELECT plan(99 + 18
             + (SELECT count(*)::int FROM rel WHERE kind IN ('r', 'v'))
             + (SELECT count(*)::int FROM reader_call)
             + (SELECT count(*)::int FROM writer_call)
@@ -317,6 +317,20 @@ SELECT throws_ok(format($$DELETE FROM mojob.job WHERE id = %s$$, :t), 'MJ003', N
 SELECT lives_ok(format($$DELETE FROM mojob.job WHERE id = %s$$, :done), 'the planner deletes a completed job');
 SELECT isnt((SELECT count(*)::int FROM mojob.job_event WHERE job_id = :p), 0,
     'history outlives jobs whatever the planner deletes');
+SELECT throws_ok(format($$UPDATE mojob.recurrence SET state = 'canceled' WHERE id = %s$$, :prec), '42501', NULL,
+    'the planner cannot change a recurrence by hand, though granted UPDATE on it (42501)');
+SELECT throws_ok(format($$INSERT INTO mojob.recurrence (template_job, rule, time_zone, dtstart, extended_until, created_by)
+                          VALUES (%s, 'FREQ=DAILY', 'Nowhere/Else', now(), now(), 'the boss')$$, :t), '42501', NULL,
+    'the planner cannot insert a recurrence by hand (42501)');
+SELECT throws_ok(format($$DELETE FROM mojob.recurrence WHERE id = %s$$, :prec), '42501', NULL,
+    'the planner cannot delete a recurrence by hand (42501)');
+CREATE TEMP TABLE my_jobs (LIKE mojob.job);
+SELECT throws_ok($$CREATE TRIGGER g BEFORE UPDATE ON my_jobs FOR EACH ROW EXECUTE FUNCTION mojob.job_guard()$$,
+    '42501', NULL, 'the planner cannot attach mojob''s job guard to a table of its own (42501)');
+SELECT throws_ok(format($$CREATE TRIGGER g BEFORE DELETE ON my_jobs FOR EACH ROW EXECUTE FUNCTION mojob.%s()$$, f),
+                 '42501', NULL, format('nor mojob.%s() (42501)', f))
+FROM unnest(ARRAY['node_guard', 'resource_guard', 'internal_guard', 'settings_guard']) AS f;
+DROP TABLE my_jobs;
 SELECT throws_ok($$UPDATE mojob.settings SET default_state = 'tentative'$$, '42501', NULL,
     'the README''s planner cannot change the settings (42501)');
 SELECT throws_ok($$INSERT INTO mojob.resource (name) VALUES ('mine')$$, '42501', NULL,
@@ -355,7 +369,13 @@ SELECT throws_ok(format($$SELECT * FROM mojob.make_recurring(%s, 'FREQ=DAILY;COU
     'the operator cannot make jobs recurring (42501)');
 SELECT throws_ok(format($$UPDATE mojob.job SET end_at = end_at + interval '1 hour' WHERE id = %s$$, :oc), '42501', NULL,
     'the operator cannot move a running job''s end with a plain UPDATE (42501)');
+SELECT throws_ok(format($$UPDATE mojob.job SET state = 'canceled' WHERE id = %s$$, :t), '42501', NULL,
+    'the operator cannot cancel by setting the state either: a cancellation writes cancel_reason (42501)');
+SELECT throws_ok($$SELECT mojob.advance(now() + interval '30 days')$$, '42501', NULL,
+    'the operator cannot advance to an instant ahead of now, moving jobs before their time (42501)');
+SELECT is(mojob.advance(now() - interval '1 hour'), 0, 'the operator may advance to an instant already past');
 RESET ROLE;
+SELECT is((SELECT state FROM mojob.job WHERE id = :t), 'tentative', 'the job the operator tried to cancel is as it was');
 
 -- ---------------------------------------------------------------------
 -- Every DML right on every table still does not open mojob's own tables
@@ -383,6 +403,12 @@ SELECT throws_ok(format($$DELETE FROM mojob.booking WHERE job_id = %s$$, :wa),
     '42501', NULL, 'a role with every right on mojob.booking still cannot DELETE a booking (42501)');
 SELECT throws_ok($$UPDATE mojob.booking_longest SET longest = '0'$$,
     '42501', NULL, 'a role with every right on mojob.booking_longest still cannot UPDATE it (42501)');
+RESET ROLE;
+GRANT TRUNCATE ON mojob.job, mojob.job_resource, mojob.resource TO mojob_writer;
+SET ROLE mojob_writer;
+SELECT throws_ok(format('TRUNCATE mojob.%I CASCADE', t), '42501', NULL,
+                 format('a role granted TRUNCATE on mojob.%s still cannot truncate it: its bookings would stay (42501)', t))
+FROM unnest(ARRAY['job', 'job_resource', 'resource']) AS t;
 SELECT throws_ok(format($$SELECT * FROM mojob.create_job_for_resource(%s, 'second', %L, %L)$$,
                         :solo, now() + interval '11 days', now() + interval '11 days 1 hour'),
     'MJ005', NULL, 'so a second job still cannot take the resource the first holds (MJ005)');
@@ -429,6 +455,20 @@ SELECT is_empty($$ SELECT c.relname, a.privilege_type FROM pg_class c, aclexplod
 SELECT is_empty($$ SELECT n.nspname, a.privilege_type FROM pg_namespace n, aclexplode(n.nspacl) a
                    WHERE n.nspname = 'mojob' AND a.grantee = 0 AND a.privilege_type = 'CREATE' $$,
     'PUBLIC may not create objects in schema mojob');
+
+CREATE TEMP TABLE other_jobs (LIKE mojob.job);
+CREATE TRIGGER g BEFORE INSERT ON other_jobs FOR EACH ROW EXECUTE FUNCTION mojob.job_guard();
+SELECT throws_ok($$INSERT INTO other_jobs SELECT * FROM mojob.job LIMIT 1$$, '39P01',
+    'mojob.job_guard() fires only on mojob''s own tables',
+    'even attached by the owner to another table, the job guard refuses to run there (39P01)');
+CREATE TEMP TABLE other_log (x int);
+CREATE TRIGGER g BEFORE INSERT ON other_log FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+SELECT throws_ok($$INSERT INTO other_log VALUES (1)$$, '39P01', NULL,
+    'and so does the internal guard (39P01)');
+SELECT is_empty($$ SELECT p.oid::regprocedure FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                   WHERE p.pronamespace = 'mojob'::regnamespace AND p.prorettype = 'trigger'::regtype
+                     AND a.grantee = 0 AND a.privilege_type = 'EXECUTE' $$,
+    'PUBLIC may not execute (attach) mojob''s trigger functions');
 
 SELECT * FROM finish();
 ROLLBACK;
