@@ -196,7 +196,13 @@ touch_job(int64 job_id, bool restore)
 		}
 		/* Not created here after all: touch it as any other job. */
 	}
-	mojob_spi_connect_owner();
+
+	/*
+	 * In the caller's name: a node change is an edit of its job, and the
+	 * triggers a site put on mojob.job run with the rights of whoever
+	 * changes the node, never with the owner's.
+	 */
+	mojob_spi_connect();
 	mojob_touch.active = true;
 	mojob_touch.job_id = job_id;
 	mojob_touch.restore = restore;
