@@ -85,6 +85,7 @@ typedef struct MojobNewJobSettings
 	Datum		default_pre_roll;	/* Interval * */
 	Datum		default_post_roll;	/* Interval * */
 	char	   *code_pattern;
+	Datum		lock_timeout;	/* Interval * */
 } MojobNewJobSettings;
 
 /*
@@ -182,6 +183,8 @@ read_new_job_settings(MojobNewJobSettings *s)
 		s->default_post_roll = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "default_post_roll"), &isnull),
 										 false, sizeof(Interval));
 		s->code_pattern = TextDatumGetCString(slot_getattr(slot, SPI_fnumber(desc, "job_code_pattern"), &isnull));
+		s->lock_timeout = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "lock_timeout"), &isnull),
+									false, sizeof(Interval));
 	}
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -509,6 +512,46 @@ check_edit_lock(const Row *o, const Row *nw, const MojobJobAttrs *a,
 	mojob_refuse_locked(get_text(o, a->code), holder, get_time(o, a->locked_until));
 }
 
+/*
+ * A change of the edit lock by a plain UPDATE (mojob.lock_job and
+ * unlock_job make one too): the holder is the acting user, and the lock
+ * lapses within settings.lock_timeout (DESIGN.md section 6).  Only the
+ * owner may write other values (a restore, a repair).
+ */
+static void
+check_lock_columns(const Row *nw, const MojobJobAttrs *a, TimestampTz now, const char *code)
+{
+	bool		no_holder = nw->n[a->locked_by - 1];
+	bool		no_until = nw->n[a->locked_until - 1];
+	const char *actor = mojob_actor();
+	MojobNewJobSettings s;
+	TimestampTz limit;
+
+	if (no_holder && no_until)
+		return;
+	if (no_holder != no_until)
+		ereport(ERROR,
+				(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
+				 errmsg("the edit lock of job %s needs both locked_by and locked_until, or neither", code),
+				 errdetail("The change would leave %s NULL.", no_holder ? "locked_by" : "locked_until"),
+				 errhint("Use mojob.lock_job(job) and mojob.unlock_job(job).")));
+	if (strcmp(get_text(nw, a->locked_by), actor) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
+				 errmsg("the edit lock of job %s can be given to the acting user only", code),
+				 errdetail("locked_by would be \"%s\"; the acting user is \"%s\".", get_text(nw, a->locked_by), actor),
+				 errhint("Use mojob.lock_job(job); the acting user is mojob.actor, else session_user.")));
+	read_new_job_settings(&s);
+	limit = time_plus(now, s.lock_timeout, false);
+	if (get_time(nw, a->locked_until) > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
+				 errmsg("the edit lock of job %s can last settings.lock_timeout at most", code),
+				 errdetail("locked_until would be %s; the lock may last until %s.",
+						   mojob_timestamp_text(get_time(nw, a->locked_until)), mojob_timestamp_text(limit)),
+				 errhint("Use mojob.lock_job(job), and again to keep the lock longer.")));
+}
+
 static HeapTuple
 guard_update(TriggerData *td, const MojobJobAttrs *a)
 {
@@ -547,6 +590,9 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 	/* A restore adding the nodes of a locked job leaves its lock as dumped. */
 	if (!(mojob_touch.active && mojob_touch.job_id == job_id && mojob_touch.restore))
 		check_edit_lock(&or, &nr, a, now, from == to);
+	if ((!col_unchanged(&or, &nr, a->locked_by) || !col_unchanged(&or, &nr, a->locked_until)) &&
+		!mojob_is_privileged(RelationGetRelid(rel)))
+		check_lock_columns(&nr, a, now, code);
 
 	/* A transition function asks for its own edge, and no other. */
 	if (mojob_request.active && mojob_request.job_id == job_id)

@@ -131,7 +131,7 @@ SELECT c.relname::text AS rel, c.relkind::text AS kind,
 FROM pg_class c WHERE c.relnamespace = 'mojob'::regnamespace AND c.relkind IN ('r', 'v', 'S');
 GRANT SELECT ON rel, writer_call, reader_call TO PUBLIC;
 
-SELECT plan(99 + 18
+SELECT plan(99 + 23
             + (SELECT count(*)::int FROM rel WHERE kind IN ('r', 'v'))
             + (SELECT count(*)::int FROM reader_call)
             + (SELECT count(*)::int FROM writer_call)
@@ -317,6 +317,18 @@ SELECT throws_ok(format($$DELETE FROM mojob.job WHERE id = %s$$, :t), 'MJ003', N
 SELECT lives_ok(format($$DELETE FROM mojob.job WHERE id = %s$$, :done), 'the planner deletes a completed job');
 SELECT isnt((SELECT count(*)::int FROM mojob.job_event WHERE job_id = :p), 0,
     'history outlives jobs whatever the planner deletes');
+SELECT throws_ok(format($$UPDATE mojob.job SET locked_by = 'the boss', locked_until = now() + interval '1 minute' WHERE id = %s$$, :t),
+    'MJ002', NULL, 'the planner cannot give a job''s edit lock to another user with a plain UPDATE (MJ002)');
+SELECT throws_ok(format($$UPDATE mojob.job SET locked_by = 'planner anna', locked_until = now() + interval '100 years' WHERE id = %s$$, :t),
+    'MJ002', NULL, 'nor hold it longer than settings.lock_timeout (MJ002)');
+SELECT throws_ok(format($$UPDATE mojob.job SET locked_by = 'planner anna' WHERE id = %s$$, :t),
+    'MJ002', NULL, 'nor set a holder without an end (MJ002)');
+WITH u AS (UPDATE mojob.job SET locked_by = 'planner anna', locked_until = now() + (SELECT lock_timeout FROM mojob.settings)
+           WHERE id = :t RETURNING locked_by)
+SELECT is((SELECT locked_by FROM u), 'planner anna',
+    'a plain UPDATE may take the lock as mojob.lock_job does: the acting user, for lock_timeout');
+WITH u AS (UPDATE mojob.job SET locked_by = NULL, locked_until = NULL WHERE id = :t RETURNING locked_by)
+SELECT is((SELECT locked_by FROM u), NULL, 'and release it');
 SELECT throws_ok(format($$UPDATE mojob.recurrence SET state = 'canceled' WHERE id = %s$$, :prec), '42501', NULL,
     'the planner cannot change a recurrence by hand, though granted UPDATE on it (42501)');
 SELECT throws_ok(format($$INSERT INTO mojob.recurrence (template_job, rule, time_zone, dtstart, extended_until, created_by)
