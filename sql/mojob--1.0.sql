@@ -395,7 +395,7 @@ CREATE TABLE mojob.job_event (
     reason text
 );
 ALTER SEQUENCE mojob.job_event_id_seq OWNED BY mojob.job_event.id;
-CREATE INDEX ON mojob.job_event (job_id, id);
+CREATE INDEX job_event_job_id_id_idx ON mojob.job_event (job_id, id);
 COMMENT ON TABLE mojob.job_event IS
     'History: one row per state transition, written by mojob; kept when the job is deleted';
 COMMENT ON COLUMN mojob.job_event.id IS 'Increasing: orders the transitions';

@@ -300,7 +300,31 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 
 	get_col(&row, a->id, &isnull);
 	if (!isnull)
-		mojob_job_is_new_note(DatumGetInt64(get_col(&row, a->id, &isnull)));
+	{
+		int64		id = DatumGetInt64(get_col(&row, a->id, &isnull));
+
+		/*
+		 * History outlives jobs: an id given again (by hand) would inherit
+		 * a deleted job's history.  Only a restore may insert such a job.
+		 */
+		if (!privileged)
+		{
+			const MojobCatalog *c = mojob_catalog();
+			ItemPointerData tid;
+
+			/* (A job of that id still there: the insert is a conflict, its own matter.) */
+			if (mojob_index_scan(c->event_rel, c->event_job_index, GetActiveSnapshot(), 1, &id,
+								 mojob_tid_of_first, &tid) > 0 &&
+				mojob_index_scan(c->job_rel, c->job_pkey, GetLatestSnapshot(), 1, &id,
+								 mojob_tid_of_first, &tid) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNIQUE_VIOLATION),
+						 errmsg("job id " INT64_FORMAT " was used by a deleted job", id),
+						 errdetail("Its history is kept in mojob.job_event, and would read as the new job's."),
+						 errhint("Insert the job without an id: mojob.job_id_seq gives one.")));
+		}
+		mojob_job_is_new_note(id);
+	}
 	return row_form(&row);
 }
 

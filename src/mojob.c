@@ -73,7 +73,7 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		relid == catalog.booking_pkey || relid == catalog.booking_held ||
 		relid == catalog.job_pkey || relid == catalog.node_rel ||
 		relid == catalog.node_job_index || relid == catalog.resource_rel ||
-		relid == catalog.resource_pkey || relid == catalog.event_rel ||
+		relid == catalog.resource_pkey || relid == catalog.event_rel || relid == catalog.event_job_index ||
 		relid == catalog.booking_start || relid == catalog.longest_rel ||
 		relid == catalog.longest_pkey || relid == catalog.settings_rel ||
 		relid == catalog.code_seq)
@@ -223,6 +223,7 @@ mojob_catalog(void)
 		catalog.resource_pkey = get_relname_relid("resource_pkey", nsp);
 		catalog.event_rel = get_relname_relid("job_event", nsp);
 		catalog.event_seq = get_relname_relid("job_event_id_seq", nsp);
+		catalog.event_job_index = get_relname_relid("job_event_job_id_id_idx", nsp);
 		catalog.settings_rel = get_relname_relid("settings", nsp);
 		catalog.code_seq = get_relname_relid("job_code_seq", nsp);
 		if (!OidIsValid(catalog.booking_rel) || !OidIsValid(catalog.booking_pkey) ||
@@ -230,6 +231,7 @@ mojob_catalog(void)
 			!OidIsValid(catalog.node_rel) || !OidIsValid(catalog.node_job_index) ||
 			!OidIsValid(catalog.resource_rel) || !OidIsValid(catalog.resource_pkey) ||
 			!OidIsValid(catalog.event_rel) || !OidIsValid(catalog.event_seq) ||
+			!OidIsValid(catalog.event_job_index) ||
 			!OidIsValid(catalog.settings_rel) || !OidIsValid(catalog.code_seq) ||
 			!OidIsValid(catalog.booking_start) || !OidIsValid(catalog.longest_rel) ||
 			!OidIsValid(catalog.longest_pkey))

@@ -118,6 +118,7 @@ typedef struct MojobCatalog
 	Oid			resource_pkey;	/* its primary key */
 	Oid			event_rel;		/* mojob.job_event */
 	Oid			event_seq;		/* mojob.job_event_id_seq */
+	Oid			event_job_index;	/* its index on (job_id, id) */
 	Oid			settings_rel;	/* mojob.settings */
 	Oid			code_seq;		/* mojob.job_code_seq */
 	uint64		generation;		/* bumped whenever the cache is rebuilt */

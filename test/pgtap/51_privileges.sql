@@ -131,7 +131,7 @@ SELECT c.relname::text AS rel, c.relkind::text AS kind,
 FROM pg_class c WHERE c.relnamespace = 'mojob'::regnamespace AND c.relkind IN ('r', 'v', 'S');
 GRANT SELECT ON rel, writer_call, reader_call TO PUBLIC;
 
-SELECT plan(99 + 23
+SELECT plan(99 + 25
             + (SELECT count(*)::int FROM rel WHERE kind IN ('r', 'v'))
             + (SELECT count(*)::int FROM reader_call)
             + (SELECT count(*)::int FROM writer_call)
@@ -343,6 +343,17 @@ SELECT throws_ok(format($$CREATE TRIGGER g BEFORE DELETE ON my_jobs FOR EACH ROW
                  '42501', NULL, format('nor mojob.%s() (42501)', f))
 FROM unnest(ARRAY['node_guard', 'resource_guard', 'internal_guard', 'settings_guard']) AS f;
 DROP TABLE my_jobs;
+SELECT id AS gone FROM mojob.create_job('short-lived', now() + interval '13 days', now() + interval '13 days 1 hour') \gset
+SELECT state FROM mojob.reserve(:gone) \gset
+SELECT state FROM mojob.cancel(:gone, 'no') \gset
+SELECT mojob.delete_job(:gone) IS NULL AS deleted \gset
+SELECT throws_ok(format($$INSERT INTO mojob.job (id, name, start_at, end_at) VALUES (%s, 'new', %L, %L)$$, :gone, :'t1', :'t2'),
+    '23505', format('job id %s was used by a deleted job', :gone),
+    'the planner cannot give a new job the id of a deleted one, whose history would read as its own (23505)');
+WITH i AS (INSERT INTO mojob.job (id, name, start_at, end_at) VALUES (:p, 'again', :'t1', :'t2')
+           ON CONFLICT (id) DO NOTHING RETURNING id)
+SELECT is((SELECT count(*)::int FROM i), 0,
+    'an INSERT ... ON CONFLICT DO NOTHING of a job that exists, with its history, still does nothing');
 SELECT throws_ok($$UPDATE mojob.settings SET default_state = 'tentative'$$, '42501', NULL,
     'the README''s planner cannot change the settings (42501)');
 SELECT throws_ok($$INSERT INTO mojob.resource (name) VALUES ('mine')$$, '42501', NULL,
