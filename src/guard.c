@@ -312,11 +312,18 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 			const MojobCatalog *c = mojob_catalog();
 			ItemPointerData tid;
 
-			/* (A job of that id still there: the insert is a conflict, its own matter.) */
-			if (mojob_index_scan(c->event_rel, c->event_job_index, GetActiveSnapshot(), 1, &id,
+			SnapshotData dirty;
+
+			/*
+			 * History as committed now (whatever this transaction's snapshot);
+			 * a job of that id still there, not being deleted, makes the
+			 * insert a conflict, its own matter (ON CONFLICT DO NOTHING).
+			 */
+			InitDirtySnapshot(dirty);
+			if (mojob_index_scan(c->event_rel, c->event_job_index, GetLatestSnapshot(), 1, &id,
 								 mojob_tid_of_first, &tid) > 0 &&
-				mojob_index_scan(c->job_rel, c->job_pkey, GetLatestSnapshot(), 1, &id,
-								 mojob_tid_of_first, &tid) == 0)
+				(mojob_index_scan(c->job_rel, c->job_pkey, &dirty, 1, &id, mojob_tid_of_first, &tid) == 0 ||
+				 TransactionIdIsValid(dirty.xmax)))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNIQUE_VIOLATION),
 						 errmsg("job id " INT64_FORMAT " was used by a deleted job", id),

@@ -549,14 +549,14 @@ Datum
 mojob_advance(PG_FUNCTION_ARGS)
 {
 	TimestampTz at = mojob_arg_time(fcinfo, 0, "at");
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz now = GetCurrentTimestamp();	/* the clock: clock_timestamp() is not ahead */
 	int64		made;
 
 	if (at > now && !mojob_is_privileged(mojob_catalog()->job_rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only the owner of mojob.job may advance to an instant ahead of now"),
-				 errdetail("mojob.advance was called with at = %s; now() is %s.",
+				 errdetail("mojob.advance was called with at = %s; the clock says %s.",
 						   mojob_timestamp_text(at), mojob_timestamp_text(now)),
 				 errhint("Call mojob.advance() without at; to start a job early, use mojob.start(job).")));
 	made = mojob_advance_due(at, 0, NULL, NULL);

@@ -231,6 +231,26 @@ touch_job(int64 job_id, bool restore)
 		j.code = TextDatumGetCString(SPI_getbinval(row, desc, 4, &isnull));
 		MemoryContextSwitchTo(spi);
 	}
+	else
+	{
+		/*
+		 * No row updated: the job is gone (a delete cascading to its nodes),
+		 * or its row is there but this role's update of it was skipped (a
+		 * row security policy of the site's, or a site trigger returning
+		 * NULL).  Then the node rules could not be judged: refuse.
+		 */
+		const MojobCatalog *c = mojob_catalog();
+		ItemPointerData tid;
+
+		if (mojob_index_scan(c->job_rel, c->job_pkey, SnapshotSelf, 1, &job_id, mojob_tid_of_first, &tid) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("the nodes of job " INT64_FORMAT " cannot be changed by role \"%s\"",
+							job_id, GetUserNameFromId(GetUserId(), false)),
+					 errdetail("A node change updates its job's row first, and that update did not reach the row "
+							   "(a row security policy or a trigger of the site's skipped it)."),
+					 errhint("Change the nodes as a role that may update the job.")));
+	}
 	mojob_spi_finish();
 	return j;
 }
@@ -1146,6 +1166,8 @@ refuse_not_a_node(int64 job, int64 resource)
 	ereport(ERROR,
 			(errcode(ERRCODE_MOJOB_NOT_FOUND),
 			 errmsg("resource " INT64_FORMAT " is not a node of job " INT64_FORMAT, resource, job),
+			 errdetail("No node of job " INT64_FORMAT " uses resource " INT64_FORMAT
+					   " (another session may just have swapped or removed it).", job, resource),
 			 errhint("SELECT * FROM mojob.job_resource WHERE job_id = " INT64_FORMAT " lists its nodes.", job)));
 }
 

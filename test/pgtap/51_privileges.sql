@@ -131,7 +131,7 @@ SELECT c.relname::text AS rel, c.relkind::text AS kind,
 FROM pg_class c WHERE c.relnamespace = 'mojob'::regnamespace AND c.relkind IN ('r', 'v', 'S');
 GRANT SELECT ON rel, writer_call, reader_call TO PUBLIC;
 
-SELECT plan(99 + 25
+SELECT plan(99 + 26
             + (SELECT count(*)::int FROM rel WHERE kind IN ('r', 'v'))
             + (SELECT count(*)::int FROM reader_call)
             + (SELECT count(*)::int FROM writer_call)
@@ -397,6 +397,8 @@ SELECT throws_ok(format($$UPDATE mojob.job SET state = 'canceled' WHERE id = %s$
 SELECT throws_ok($$SELECT mojob.advance(now() + interval '30 days')$$, '42501', NULL,
     'the operator cannot advance to an instant ahead of now, moving jobs before their time (42501)');
 SELECT is(mojob.advance(now() - interval '1 hour'), 0, 'the operator may advance to an instant already past');
+SELECT lives_ok($$SELECT mojob.advance(clock_timestamp())$$,
+    'and to the clock''s time, later than the transaction''s now() but not ahead of the clock');
 RESET ROLE;
 SELECT is((SELECT state FROM mojob.job WHERE id = :t), 'tentative', 'the job the operator tried to cancel is as it was');
 
