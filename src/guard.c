@@ -311,7 +311,6 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 		{
 			const MojobCatalog *c = mojob_catalog();
 			ItemPointerData tid;
-
 			SnapshotData dirty;
 
 			/*
