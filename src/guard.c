@@ -306,6 +306,8 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 		/*
 		 * History outlives jobs: an id given again (by hand) would inherit
 		 * a deleted job's history.  Only a restore may insert such a job.
+		 * (One index probe per row: ≈ 1.2 µs, measured on a plain INSERT
+		 * of 20,000 drafts by a non-owner, 189 → 212 ms.)
 		 */
 		if (!privileged)
 		{

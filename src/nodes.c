@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -702,8 +703,7 @@ trigger_is_mojobs(const Trigger *t, const MojobNodeAttrs *a)
 	if (t->tgenabled != TRIGGER_FIRES_ON_ORIGIN && t->tgenabled != TRIGGER_FIRES_ALWAYS)
 		return false;
 	if (!t->tgisinternal)
-		return strcmp(t->tgname, "zz_mojob_node_guard") == 0 ||
-			strcmp(t->tgname, "mojob_truncate_guard") == 0;
+		return strcmp(t->tgname, "zz_mojob_node_guard") == 0;
 	if (RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_FK)
 		return false;
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));
@@ -764,9 +764,11 @@ node_direct_prepare(Relation rel)
 	for (int i = 0; i < desc->natts && d.ok; i++)
 		if (TupleDescAttr(desc, i)->attgenerated != '\0')
 			d.ok = false;
+	/* Only what fires on INSERT matters to inserting nodes. */
 	if (d.ok && rel->trigdesc != NULL)
 		for (int i = 0; i < rel->trigdesc->numtriggers && d.ok; i++)
-			if (!trigger_is_mojobs(&rel->trigdesc->triggers[i], a))
+			if (TRIGGER_FOR_INSERT(rel->trigdesc->triggers[i].tgtype) &&
+				!trigger_is_mojobs(&rel->trigdesc->triggers[i], a))
 				d.ok = false;
 
 	old = MemoryContextSwitchTo(d.cxt);
