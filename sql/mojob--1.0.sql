@@ -709,6 +709,12 @@ AS 'MODULE_PATHNAME', 'mojob_action_states';
 COMMENT ON FUNCTION mojob.action_states(text) IS
     'The states in which an ops board action (edit, delete, reserve, confirm, unconfirm, start, stop, cancel) is open, from the C state table';
 
+CREATE FUNCTION mojob.action_open(action text, state mojob.job_state) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mojob_action_open';
+COMMENT ON FUNCTION mojob.action_open(text, mojob.job_state) IS
+    'Is an ops board action open in this state? (state = ANY (mojob.action_states(action)), in one call)';
+
 CREATE FUNCTION mojob.acting_user() RETURNS text
 LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mojob_acting_user';
@@ -839,27 +845,29 @@ CREATE VIEW mojob.ops_board AS
            j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
            j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
            -- What the guard and the life-cycle functions would allow now:
-           -- the state (an array test against a constant the planner folds
-           -- from the C tables, mojob.action_states), another user's edit
-           -- lock, and for reserve, confirm and stop the one condition each
-           -- adds (the node probes run only for the jobs whose state allows
-           -- the action).  30_views.sql tries every action on every job of
-           -- the board and checks that the flag said what the call did.
-           j.state = ANY (mojob.action_states('edit')) AND NOT j.locked_other AS can_edit,
-           j.state = ANY (mojob.action_states('delete')) AND NOT j.locked_other AS can_delete,
-           j.state = ANY (mojob.action_states('reserve')) AND NOT j.locked_other
-               AND NOT EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
-                               WHERE n.job_id = j.id AND NOT r.enabled
-                               OFFSET 0) AS can_reserve,     -- OFFSET 0: a probe per job, never a hash of all nodes
-           j.state = ANY (mojob.action_states('confirm')) AND NOT j.locked_other
+           -- the state (mojob.action_open, from the C tables), another
+           -- user's edit lock, and for reserve, confirm and stop the one
+           -- condition each adds.  The node probes run only for the jobs
+           -- whose state allows the action, and the one for reserve only
+           -- while some resource is disabled (d.ids, read once per query).
+           -- 30_views.sql tries every action on every job of the board and
+           -- checks that the flag said what the call did.
+           mojob.action_open('edit', j.state) AND NOT j.locked_other AS can_edit,
+           mojob.action_open('delete', j.state) AND NOT j.locked_other AS can_delete,
+           mojob.action_open('reserve', j.state) AND NOT j.locked_other
+               AND (d.ids = '{}'
+                    OR NOT EXISTS (SELECT FROM mojob.job_resource n
+                                   WHERE n.job_id = j.id AND n.resource_id = ANY (d.ids)
+                                   OFFSET 0)) AS can_reserve,     -- OFFSET 0: a probe per job, never a hash of all nodes
+           mojob.action_open('confirm', j.state) AND NOT j.locked_other
                AND NOT EXISTS (SELECT FROM mojob.job_resource n
                                WHERE n.job_id = j.id AND n.resource_id IS NULL
                                OFFSET 0) AS can_confirm,
-           j.state = ANY (mojob.action_states('unconfirm')) AND NOT j.locked_other AS can_unconfirm,
-           j.state = ANY (mojob.action_states('start')) AND NOT j.locked_other AS can_start,
-           j.state = ANY (mojob.action_states('stop')) AND NOT j.locked_other
+           mojob.action_open('unconfirm', j.state) AND NOT j.locked_other AS can_unconfirm,
+           mojob.action_open('start', j.state) AND NOT j.locked_other AS can_start,
+           mojob.action_open('stop', j.state) AND NOT j.locked_other
                AND j.start_at < now() AS can_stop,
-           j.state = ANY (mojob.action_states('cancel')) AND NOT j.locked_other AS can_cancel
+           mojob.action_open('cancel', j.state) AND NOT j.locked_other AS can_cancel
     FROM (
         -- k: each board's order (active by end, upcoming by start, completed
         -- newest first), one column, so that with board fixed by the query
@@ -889,6 +897,8 @@ CREATE VIEW mojob.ops_board AS
         FROM mojob.job j
         WHERE j.state = ANY (mojob.board_states('completed'))
     ) j
+    -- The disabled resources (index resource_disabled), as of the query.
+    CROSS JOIN (SELECT ARRAY(SELECT r.id FROM mojob.resource r WHERE NOT r.enabled) AS ids) d
     ORDER BY j.board, j.k, j.id;
 COMMENT ON VIEW mojob.ops_board IS
     'The Ops Board: active jobs by end, upcoming by start, completed newest first; with what each job allows now';

@@ -27,6 +27,7 @@ PG_FUNCTION_INFO_V1(mojob_state_color);
 PG_FUNCTION_INFO_V1(mojob_state_board);
 PG_FUNCTION_INFO_V1(mojob_board_states);
 PG_FUNCTION_INFO_V1(mojob_action_states);
+PG_FUNCTION_INFO_V1(mojob_action_open);
 PG_FUNCTION_INFO_V1(mojob_time_desc);
 
 /* Per-state rules, indexed by MojobState (DESIGN.md section 1). */
@@ -246,51 +247,116 @@ mojob_board_states(PG_FUNCTION_ARGS)
 }
 
 /*
- * mojob.action_states(action) -> job_state[]: the states in which an action
- * of the ops board may be taken, as far as the state decides: edit (the
- * state allows some edit), delete, and the user edges reserve, confirm,
- * unconfirm, start, stop and cancel.  IMMUTABLE, so the planner folds it
- * into a constant: mojob.ops_board tests each job's state against it at
- * the cost of an array comparison.
+ * The ops board's actions: edit (the state allows some edit), delete, and
+ * the user edges reserve, confirm, unconfirm, start, stop and cancel.
  */
-Datum
-mojob_action_states(PG_FUNCTION_ARGS)
-{
-	static const char *const actions[] = {"edit", "delete", "reserve", "confirm", "unconfirm",
-	"start", "stop", "cancel"};
-	char	   *action;
-	Datum		elems[MJ_NUM_STATES];
-	int			n = 0;
-	bool		known = false;
-	const MojobCatalog *c = mojob_catalog();
+static const char *const board_actions[] = {"edit", "delete", "reserve", "confirm", "unconfirm",
+"start", "stop", "cancel"};
 
-	if (PG_ARGISNULL(0))
+/* The action named by the text argument argno, checked. */
+static const char *
+board_action_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *action;
+
+	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("action must not be null"),
 				 errdetail("The function was called with action => NULL."),
 				 errhint("Pass edit, delete, reserve, confirm, unconfirm, start, stop or cancel.")));
-	action = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	for (int i = 0; i < (int) lengthof(actions); i++)
-		known = known || strcmp(actions[i], action) == 0;
-	if (!known)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("there is no ops board action \"%s\"", action),
-				 errdetail("The actions are edit, delete, reserve, confirm, unconfirm, start, stop and cancel."),
-				 errhint("Pass one of them.")));
-	for (int s = 0; s < MJ_NUM_STATES; s++)
-	{
-		bool		can;
+	action = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	for (int i = 0; i < (int) lengthof(board_actions); i++)
+		if (strcmp(board_actions[i], action) == 0)
+			return board_actions[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("there is no ops board action \"%s\"", action),
+			 errdetail("The actions are edit, delete, reserve, confirm, unconfirm, start, stop and cancel."),
+			 errhint("Pass one of them.")));
+	pg_unreachable();
+}
 
-		if (strcmp(action, "edit") == 0)
-			can = mojob_states[s].edit != MJ_EDIT_NOTHING;
-		else if (strcmp(action, "delete") == 0)
-			can = mojob_states[s].deletable;
-		else
-			can = mojob_find_action((MojobState) s, action) != NULL;
-		if (can)
+/* May the action be taken in state s, as far as the state decides? */
+static bool
+board_action_open(const char *action, MojobState s)
+{
+	if (strcmp(action, "edit") == 0)
+		return mojob_states[s].edit != MJ_EDIT_NOTHING;
+	if (strcmp(action, "delete") == 0)
+		return mojob_states[s].deletable;
+	return mojob_find_action(s, action) != NULL;
+}
+
+/*
+ * mojob.action_states(action) -> job_state[]: the states in which an action
+ * of the ops board may be taken, as far as the state decides.  IMMUTABLE, so
+ * the planner folds it into a constant.
+ */
+Datum
+mojob_action_states(PG_FUNCTION_ARGS)
+{
+	const char *action = board_action_arg(fcinfo, 0);
+	Datum		elems[MJ_NUM_STATES];
+	int			n = 0;
+	const MojobCatalog *c = mojob_catalog();
+
+	for (int s = 0; s < MJ_NUM_STATES; s++)
+		if (board_action_open(action, (MojobState) s))
 			elems[n++] = ObjectIdGetDatum(c->state_oid[s]);
-	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, c->state_type, 4, true, TYPALIGN_INT));
+}
+
+/* What mojob.action_open keeps between calls from one call site. */
+typedef struct ActionOpenCache
+{
+	text	   *action;			/* the action text it was made for */
+	Oid			state_oid[MJ_NUM_STATES];
+	bool		open[MJ_NUM_STATES];
+} ActionOpenCache;
+
+/*
+ * mojob.action_open(action, state) -> boolean: may the action be taken by a
+ * job in this state, as far as the state decides?  What
+ * state = ANY (mojob.action_states(action)) says, but for the ops board,
+ * which asks it of every job eight times: the answers for the call site's
+ * action are worked out once and kept in its FmgrInfo.
+ */
+Datum
+mojob_action_open(PG_FUNCTION_ARGS)
+{
+	ActionOpenCache *c = (ActionOpenCache *) fcinfo->flinfo->fn_extra;
+	text	   *action;
+	Oid			label;
+
+	if (PG_ARGISNULL(0))
+		(void) board_action_arg(fcinfo, 0); /* refuses it */
+	label = DatumGetObjectId(mojob_arg_datum(fcinfo, 1, "state"));
+	action = PG_GETARG_TEXT_PP(0);
+	if (c == NULL || VARSIZE_ANY_EXHDR(c->action) != VARSIZE_ANY_EXHDR(action) ||
+		memcmp(VARDATA_ANY(c->action), VARDATA_ANY(action), VARSIZE_ANY_EXHDR(action)) != 0)
+	{
+		const char *name = board_action_arg(fcinfo, 0);
+		const MojobCatalog *cat = mojob_catalog();
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (c == NULL)
+			c = palloc(sizeof(ActionOpenCache));
+		else
+			pfree(c->action);
+		c->action = (text *) palloc(VARSIZE_ANY(action));
+		memcpy(c->action, action, VARSIZE_ANY(action));
+		for (int s = 0; s < MJ_NUM_STATES; s++)
+		{
+			c->state_oid[s] = cat->state_oid[s];
+			c->open[s] = board_action_open(name, (MojobState) s);
+		}
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = c;
+	}
+	for (int s = 0; s < MJ_NUM_STATES; s++)
+		if (c->state_oid[s] == label)
+			PG_RETURN_BOOL(c->open[s]);
+	elog(ERROR, "%u is not a label of mojob.job_state", label);
+	pg_unreachable();
 }

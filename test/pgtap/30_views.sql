@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(71);
+SELECT plan(77);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -192,7 +192,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
     RETURN QUERY EXECUTE format($q$
         SELECT s::text FROM unnest(enum_range(NULL::mojob.job_state)) s
-        WHERE (s = ANY (mojob.action_states(%L))) IS DISTINCT FROM
+        WHERE mojob.action_open(%L, s) IS DISTINCT FROM
               EXISTS (SELECT FROM mojob.state_transitions t
                       WHERE t.from_state = s AND t.cause = 'user' AND t.function = %L)
         UNION ALL
@@ -341,6 +341,10 @@ SELECT is((SELECT can_reserve FROM mojob.ops_board WHERE id = :retired_job), fal
     'can_reserve is false for a draft whose resource is disabled');
 SELECT throws_ok(format('SELECT mojob.reserve(%s)', :retired_job), 'MJ006', NULL,
     'and reserve refuses it, as the flag said');
+SELECT id AS beside_job FROM mojob.create_job('beside the retired desk', now() + interval '5 days',
+    now() + interval '5 days 1 hour', resources => ARRAY[3]) \gset
+SELECT is((SELECT can_reserve FROM mojob.ops_board WHERE id = :beside_job), true,
+    'a draft that does not use the disabled resource may still be reserved');
 SELECT is_empty($$ SELECT * FROM pg_temp.flags_vs_calls() $$,
     'with a disabled resource and a resolved pool node, each flag is still true exactly when the call succeeds');
 
@@ -360,6 +364,24 @@ SELECT throws_ok($$ SELECT mojob.action_states('launch') $$, '22023',
     'there is no ops board action "launch"', 'action_states refuses an unknown action (22023)');
 SELECT throws_ok($$ SELECT mojob.action_states(NULL) $$, '22023',
     'action must not be null', 'action_states refuses NULL (22023)');
+
+-- mojob.action_open: the same answers, one call per job and action (the
+-- board's flags).  Called here with the action changing from row to row, so
+-- that what a call site keeps between calls is seen to follow it.
+SELECT is_empty($$
+    SELECT a, s FROM unnest(ARRAY['edit', 'delete', 'reserve', 'confirm', 'unconfirm', 'start', 'stop',
+                                  'cancel', 'edit']) WITH ORDINALITY AS x(a, i),
+                     unnest(enum_range(NULL::mojob.job_state)) s
+    WHERE mojob.action_open(a, s) IS DISTINCT FROM (s = ANY (mojob.action_states(a))) $$,
+    'action_open(action, state) says what state = ANY (action_states(action)) says, for every action and state');
+SELECT throws_ok($$ SELECT mojob.action_open('stop', NULL) $$, '22023',
+    'state must not be null', 'action_open refuses a NULL state (22023)');
+SELECT throws_ok($$ SELECT mojob.action_open('launch', 'draft') $$, '22023',
+    'there is no ops board action "launch"', 'action_open refuses an unknown action (22023)');
+SELECT throws_ok($$ SELECT mojob.action_open(NULL, 'draft') $$, '22023',
+    'action must not be null', 'action_open refuses a NULL action (22023)');
+SELECT throws_ok($$ SELECT mojob.action_open(NULL, NULL) $$, '22023',
+    'action must not be null', 'action_open refuses a NULL action, whatever the state (22023)');
 
 -- mojob.acting_user: mojob.actor, else session_user.
 SET mojob.actor = 'carol';

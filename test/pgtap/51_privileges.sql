@@ -121,6 +121,7 @@ INSERT INTO reader_call VALUES
     ('board_states', $$mojob.board_states('active')$$),
     ('time_desc', format('mojob.time_desc(%L)', :'t1')),
     ('action_states', $$mojob.action_states('edit')$$),
+    ('action_open', $$mojob.action_open('edit', 'draft')$$),
     ('acting_user', 'mojob.acting_user()'),
     ('state_graph', 'mojob.state_graph()'),
     ('xml_text', $$mojob.xml_text('a & b')$$);

@@ -369,6 +369,7 @@ INSERT INTO read_query VALUES
                               :'b18', :'b1')),
     ('helpers', format($q$SELECT pg_catalog.concat_ws(' | ', mojob.state_color('running'),
                               mojob.state_board('confirmed'), mojob.board_states('upcoming'), mojob.action_states('cancel'),
+                              mojob.action_open('cancel', 'tentative'),
                               mojob.acting_user(), mojob.xml_text('<a & "b">'),
                               mojob.time_desc(%L),
                               (SELECT pg_catalog.array_agg(g) FROM mojob.state_graph() g),
