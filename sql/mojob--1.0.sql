@@ -795,42 +795,54 @@ COMMENT ON COLUMN mojob.job_errors.code IS
     'RESOURCE_UNAVAILABLE, NODE_UNRESOLVED, NOT_CONFIRMED, RECURRENCE_CONFLICT or START_MISSED';
 COMMENT ON COLUMN mojob.job_errors.message IS 'What is wrong, for a person';
 
+-- Two parts, by state, so that a query on the errors reads only the jobs
+-- that can have them.  Completed and canceled jobs have none: a constant
+-- there, so that WHERE has_error drops that part.  The jobs not started and
+-- the running ones are read apart, each through its partial index
+-- (job_not_started by start, job_end_due), so that "with errors, starting
+-- before t" reads the jobs not started before t and the running ones, not
+-- every job that started before t.  The states are disjoint: every job once.
 CREATE VIEW mojob.job_search AS
-    SELECT j.id, j.code, j.name, j.description, j.priority, j.state,
-           j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
-           j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
-           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
-           e.errors <> '{}' AS has_error,
-           e.errors,
+    SELECT u.id, u.code, u.name, u.description, u.priority, u.state,
+           u.pre_roll_start, u.start_at, u.end_at, u.post_roll_end,
+           u.canceled_at, u.cancel_reason, u.owner, u.properties, u.version,
+           u.created_at, u.created_by, u.updated_at, u.locked_by, u.locked_until, u.recurrence_id,
+           u.has_error, u.errors,
            ARRAY(SELECT coalesce(r.name, '(' || p.name || ')')
                  FROM mojob.job_resource n
                  LEFT JOIN mojob.resource r ON r.id = n.resource_id
                  LEFT JOIN mojob.pool p ON p.id = n.pool_id
-                 WHERE n.job_id = j.id AND (n.held_until IS NULL OR n.held_until > now())
+                 WHERE n.job_id = u.id AND (n.held_until IS NULL OR n.held_until > now())
                  ORDER BY n.id) AS resources
-    FROM mojob.job j
-    -- The codes of mojob.job_errors, computed from the job's own row (in code
-    -- order); completed and canceled jobs have none, so nothing is looked up
-    -- for them.  test/pgtap/31_errors.sql checks that both agree.
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN j.state IN ('completed', 'canceled') THEN '{}'::text[]
-               ELSE array_remove(ARRAY[
-                   CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.pool p ON p.id = n.pool_id
-                                     WHERE n.job_id = j.id AND n.resource_id IS NULL)
-                        THEN 'NODE_UNRESOLVED' END,
-                   CASE WHEN j.state IN ('draft', 'tentative') AND j.start_at > now()
-                             AND j.start_at <= now() + (SELECT s.validation_horizon FROM mojob.settings s)
-                        THEN 'NOT_CONFIRMED' END,
-                   CASE WHEN j.state = 'draft'
-                             AND EXISTS (SELECT FROM mojob.recurrence_conflict c WHERE c.job_id = j.id)
-                        THEN 'RECURRENCE_CONFLICT' END,
-                   CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
-                                     WHERE n.job_id = j.id AND NOT r.enabled
-                                       AND (n.held_until IS NULL OR n.held_until > now()))
-                        THEN 'RESOURCE_UNAVAILABLE' END,
-                   CASE WHEN j.state IN ('draft', 'tentative', 'confirmed') AND j.start_at <= now()
-                        THEN 'START_MISSED' END], NULL)
-               END AS errors) e;
+    FROM (
+        SELECT j.*, e.errors <> '{}' AS has_error, e.errors
+        FROM (SELECT * FROM mojob.job WHERE state IN ('draft', 'tentative', 'confirmed')
+              UNION ALL
+              SELECT * FROM mojob.job WHERE state = 'running') j
+        -- The codes of mojob.job_errors, computed from the job's own row (in code
+        -- order).  test/pgtap/31_errors.sql checks that both agree.
+            CROSS JOIN LATERAL (
+                SELECT array_remove(ARRAY[
+                           CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.pool p ON p.id = n.pool_id
+                                             WHERE n.job_id = j.id AND n.resource_id IS NULL)
+                                THEN 'NODE_UNRESOLVED' END,
+                           CASE WHEN j.state IN ('draft', 'tentative') AND j.start_at > now()
+                                     AND j.start_at <= now() + (SELECT s.validation_horizon FROM mojob.settings s)
+                                THEN 'NOT_CONFIRMED' END,
+                           CASE WHEN j.state = 'draft'
+                                     AND EXISTS (SELECT FROM mojob.recurrence_conflict c WHERE c.job_id = j.id)
+                                THEN 'RECURRENCE_CONFLICT' END,
+                           CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
+                                             WHERE n.job_id = j.id AND NOT r.enabled
+                                               AND (n.held_until IS NULL OR n.held_until > now()))
+                                THEN 'RESOURCE_UNAVAILABLE' END,
+                           CASE WHEN j.state IN ('draft', 'tentative', 'confirmed') AND j.start_at <= now()
+                                THEN 'START_MISSED' END], NULL) AS errors) e
+        UNION ALL
+        SELECT j.*, false, '{}'::text[]
+        FROM mojob.job j
+        WHERE j.state IN ('completed', 'canceled')
+    ) u;
 COMMENT ON VIEW mojob.job_search IS
     'Every job, canceled ones too (the Search Jobs page), with its errors and resources';
 

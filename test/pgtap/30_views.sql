@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(77);
+SELECT plan(79);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -92,6 +92,12 @@ SELECT set_eq($$ SELECT name FROM mojob.job_search $$,
     ARRAY['run-late', 'run-early', 'run-ahead', 'pool-job', 'up-tent', 'up-draft', 'up-conf',
           'done-old', 'done-new', 'gone'],
     'mojob.job_search lists every job, the canceled one too');
+SELECT bag_eq($$ SELECT id, state FROM mojob.job_search $$,
+    $$ SELECT id, state FROM mojob.job $$,
+    'mojob.job_search has each job once, in every state (its parts by state neither miss nor repeat one)');
+SELECT is((SELECT array_agg(DISTINCT state ORDER BY state) FROM mojob.job)::text,
+    '{draft,tentative,confirmed,running,completed,canceled}',
+    'and the jobs above are in every state');
 SELECT results_eq($$ SELECT * FROM mojob.jobs ORDER BY id $$,
     $$ SELECT * FROM mojob.job_search WHERE state <> 'canceled' ORDER BY id $$,
     'a row of mojob.jobs is the row of mojob.job_search for the same job');
