@@ -732,8 +732,9 @@ COMMENT ON FUNCTION mojob.acting_user() IS
 -- are a few hundred, then plans for that many (a parallel scan, a sort); with
 -- them it still multiplies by the share not started, so it expects too few
 -- rather than far too many (2,222 for 735 at a million jobs).  The
--- expression is written alike here, in the statistics and twice in the view:
--- the planner matches them by their form, so change all four or none.  CREATE
+-- expression is written alike here, in the statistics, twice in
+-- mojob.ops_board and once in mojob.job_search: the planner matches them by
+-- their form, so change all five or none.  CREATE
 -- STATISTICS does not make the object a member of the extension: it belongs
 -- to the table, and goes with it.
 CREATE INDEX job_upcoming ON mojob.job
@@ -798,10 +799,12 @@ COMMENT ON COLUMN mojob.job_errors.message IS 'What is wrong, for a person';
 -- Two parts, by state, so that a query on the errors reads only the jobs
 -- that can have them.  Completed and canceled jobs have none: a constant
 -- there, so that WHERE has_error drops that part.  The jobs not started and
--- the running ones are read apart, each through its partial index
--- (job_not_started by start, job_end_due), so that "with errors, starting
--- before t" reads the jobs not started before t and the running ones, not
--- every job that started before t.  The states are disjoint: every job once.
+-- the running ones are read apart, each through its partial index, so that
+-- "with errors, starting before t" reads the jobs not started before t and
+-- the running ones, not every job that started before t.  The jobs not
+-- started show their start as the upcoming board does (see job_upcoming:
+-- the index and its statistics are on that expression, which equals
+-- start_at for them).  The states are disjoint: every job once.
 CREATE VIEW mojob.job_search AS
     SELECT u.id, u.code, u.name, u.description, u.priority, u.state,
            u.pre_roll_start, u.start_at, u.end_at, u.post_roll_end,
@@ -816,14 +819,18 @@ CREATE VIEW mojob.job_search AS
                  ORDER BY n.id) AS resources
     FROM (
         SELECT j.*, e.errors <> '{}' AS has_error, e.errors
-        FROM (SELECT * FROM mojob.job WHERE state IN ('draft', 'tentative', 'confirmed')
+        FROM (SELECT id, code, name, description, priority, state, pre_roll_start,
+                     CASE WHEN state = ANY (mojob.board_states('upcoming')) THEN start_at END AS start_at,
+                     end_at, post_roll_end, canceled_at, cancel_reason, owner, properties, version,
+                     created_at, created_by, updated_at, locked_by, locked_until, recurrence_id
+              FROM mojob.job WHERE state = ANY (mojob.board_states('upcoming'))
               UNION ALL
               SELECT * FROM mojob.job WHERE state = 'running') j
         -- The codes of mojob.job_errors, computed from the job's own row (in code
         -- order).  test/pgtap/31_errors.sql checks that both agree.
             CROSS JOIN LATERAL (
                 SELECT array_remove(ARRAY[
-                           CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.pool p ON p.id = n.pool_id
+                           CASE WHEN EXISTS (SELECT FROM mojob.job_resource n   -- its pool: job_resource_what
                                              WHERE n.job_id = j.id AND n.resource_id IS NULL)
                                 THEN 'NODE_UNRESOLVED' END,
                            CASE WHEN j.state IN ('draft', 'tentative') AND j.start_at > now()
