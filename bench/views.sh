@@ -19,16 +19,16 @@ db=bench_views
 # ---------------------------------------------------------------------------
 # The queries.  Each is a pgbench script; :rid is a random resource.
 # ---------------------------------------------------------------------------
-queries=(a a_rules a_ideal a_floor a_rows a_cols b b_int4 c c_nolower d d_all)
+queries=(a a_rules a_ideal a_floor a_rows a_cols b b_int4 c c_nolower d d_all e_page e_join)
 declare -A sql label
 sql[a]="SELECT * FROM mojob.ops_board WHERE board = 'upcoming' AND start_at < now() + interval '24 hours';"
 label[a]="(a) Ops Board, upcoming in the next 24 h"
 # (a_ideal): the least any board can do: read the same rows through the same
-# index from mojob.job and send the same 31 columns, the action flags being
+# index from mojob.job and send the same 30 columns, the action flags being
 # constants (no state test, no lock, no node probe, no view).
 k_up="CASE WHEN j.state = ANY (mojob.board_states('upcoming')) THEN j.start_at END"
 sql[a_ideal]="SELECT 'upcoming'::mojob.board AS board, j.id, j.code, j.name, j.description, j.priority, j.state, j.pre_roll_start, $k_up AS start_at, j.end_at, j.post_roll_end, j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version, j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id, false AS can_edit, false AS can_delete, false AS can_reserve, false AS can_confirm, false AS can_unconfirm, false AS can_start, false AS can_stop, false AS can_cancel FROM mojob.job j WHERE j.state = ANY (mojob.board_states('upcoming')) AND $k_up < now() + interval '24 hours' ORDER BY $k_up, j.id;"
-label[a_ideal]="(a) lower bound, for information: the board's rows and 31 columns read from mojob.job through its index, the 8 flags constants (no view, no rule)"
+label[a_ideal]="(a) lower bound, for information: the board's rows and 30 columns read from mojob.job through its index, the 8 flags constants (no view, no rule)"
 # (a_rules): the same rows with the board's rules applied as cheaply as this
 # project knows, by one hand-written query (no view: one index scan, the
 # flags and node probes in its projection).  Returns what (a) returns.
@@ -63,8 +63,15 @@ sql[d]="SELECT e.* FROM mojob.job_errors e JOIN mojob.ops_board b ON b.id = e.jo
 label[d]="(d) the errors of the board's upcoming jobs (job_errors joined to (a))"
 sql[d_all]="SELECT * FROM mojob.job_errors;"
 label[d_all]="(d) for information: every error now"
+# (e): the Job View as an application pages through it and joins into it:
+# the view must stay one scan of mojob.job that an index order or a join
+# by id can reach.
+sql[e_page]="SELECT * FROM mojob.jobs ORDER BY start_at DESC, id DESC LIMIT 50;"
+label[e_page]="(e) for information: the Job View's last page (50 rows by start, newest first)"
+sql[e_join]="SELECT j.* FROM mojob.job_resource n JOIN mojob.jobs j ON j.id = n.job_id WHERE n.resource_id = :rid ORDER BY n.job_id DESC LIMIT 20;"
+label[e_join]="(e) for information: the Job View joined by id (a resource's 20 newest jobs)"
 # They run interleaved in one pgbench session.
-fast=(a a_rules a_ideal a_floor a_rows a_cols b b_int4 c c_nolower d d_all)
+fast=(a a_rules a_ideal a_floor a_rows a_cols b b_int4 c c_nolower d d_all e_page e_join)
 
 bench_cluster_start
 work=$(mktemp -d /tmp/mojob-bench-views.XXXXXX)
@@ -326,7 +333,7 @@ beyond a day).  2% of future drafts and tentatives also wait for a pool camera;
 - **errors now (\`mojob.job_errors\`):** $errors
 - **sizes (with indexes, TOAST):** $sizes
 
-Each query was timed by pgbench in one session (\`-c 1\`), the fast ones
+Each query was timed by pgbench in one session (\`-c 1\`), all of them
 interleaved (every transaction picks one of them at random) for ${seconds}s
 with prepared statements (\`-M prepared\`, planned once as drivers do) and
 then ${seconds}s with the simple protocol (\`-M simple\`, planned at each call as

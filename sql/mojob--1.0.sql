@@ -691,10 +691,13 @@ COMMENT ON FUNCTION mojob.duplicate(bigint, timestamptz) IS
 -- Views
 -- ---------------------------------------------------------------------
 
--- Jobs that have not started, by start: the Error overlay reads it (the upcoming
--- board has its own index, job_upcoming, below).
-CREATE INDEX job_not_started ON mojob.job (start_at)
-    WHERE state IN ('draft', 'tentative', 'confirmed');
+-- Jobs not finished (the only ones that can have errors), by start: the
+-- Error overlay reads it, and mojob.job_search's has_error tests the same
+-- states first so that "with errors, starting before t" reads these jobs
+-- only, not every job before t (the upcoming board has its own index,
+-- job_upcoming, below).
+CREATE INDEX job_unfinished ON mojob.job (start_at)
+    WHERE state IN ('draft', 'tentative', 'confirmed', 'running');
 CREATE INDEX job_by_end ON mojob.job (end_at) WHERE state IN ('running', 'completed');
 
 CREATE FUNCTION mojob.board_states(board mojob.board) RETURNS mojob.job_state[]
@@ -732,9 +735,8 @@ COMMENT ON FUNCTION mojob.acting_user() IS
 -- are a few hundred, then plans for that many (a parallel scan, a sort); with
 -- them it still multiplies by the share not started, so it expects too few
 -- rather than far too many (2,222 for 735 at a million jobs).  The
--- expression is written alike here, in the statistics, twice in
--- mojob.ops_board and once in mojob.job_search: the planner matches them by
--- their form, so change all five or none.  CREATE
+-- expression is written alike here, in the statistics and twice in the view:
+-- the planner matches them by their form, so change all four or none.  CREATE
 -- STATISTICS does not make the object a member of the extension: it belongs
 -- to the table, and goes with it.
 CREATE INDEX job_upcoming ON mojob.job
@@ -796,60 +798,44 @@ COMMENT ON COLUMN mojob.job_errors.code IS
     'RESOURCE_UNAVAILABLE, NODE_UNRESOLVED, NOT_CONFIRMED, RECURRENCE_CONFLICT or START_MISSED';
 COMMENT ON COLUMN mojob.job_errors.message IS 'What is wrong, for a person';
 
--- Two parts, by state, so that a query on the errors reads only the jobs
--- that can have them.  Completed and canceled jobs have none: a constant
--- there, so that WHERE has_error drops that part.  The jobs not started and
--- the running ones are read apart, each through its partial index, so that
--- "with errors, starting before t" reads the jobs not started before t and
--- the running ones, not every job that started before t.  The jobs not
--- started show their start as the upcoming board does (see job_upcoming:
--- the index and its statistics are on that expression, which equals
--- start_at for them).  The states are disjoint: every job once.
 CREATE VIEW mojob.job_search AS
-    SELECT u.id, u.code, u.name, u.description, u.priority, u.state,
-           u.pre_roll_start, u.start_at, u.end_at, u.post_roll_end,
-           u.canceled_at, u.cancel_reason, u.owner, u.properties, u.version,
-           u.created_at, u.created_by, u.updated_at, u.locked_by, u.locked_until, u.recurrence_id,
-           u.has_error, u.errors,
+    SELECT j.id, j.code, j.name, j.description, j.priority, j.state,
+           j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
+           j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
+           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
+           -- The state test first, apart: a plain condition on the state, which
+           -- lets WHERE has_error read only unfinished jobs (job_unfinished).
+           j.state IN ('draft', 'tentative', 'confirmed', 'running') AND e.errors <> '{}' AS has_error,
+           e.errors,
            ARRAY(SELECT coalesce(r.name, '(' || p.name || ')')
                  FROM mojob.job_resource n
                  LEFT JOIN mojob.resource r ON r.id = n.resource_id
                  LEFT JOIN mojob.pool p ON p.id = n.pool_id
-                 WHERE n.job_id = u.id AND (n.held_until IS NULL OR n.held_until > now())
+                 WHERE n.job_id = j.id AND (n.held_until IS NULL OR n.held_until > now())
                  ORDER BY n.id) AS resources
-    FROM (
-        SELECT j.*, e.errors <> '{}' AS has_error, e.errors
-        FROM (SELECT id, code, name, description, priority, state, pre_roll_start,
-                     CASE WHEN state = ANY (mojob.board_states('upcoming')) THEN start_at END AS start_at,
-                     end_at, post_roll_end, canceled_at, cancel_reason, owner, properties, version,
-                     created_at, created_by, updated_at, locked_by, locked_until, recurrence_id
-              FROM mojob.job WHERE state = ANY (mojob.board_states('upcoming'))
-              UNION ALL
-              SELECT * FROM mojob.job WHERE state = 'running') j
-        -- The codes of mojob.job_errors, computed from the job's own row (in code
-        -- order).  test/pgtap/31_errors.sql checks that both agree.
-            CROSS JOIN LATERAL (
-                SELECT array_remove(ARRAY[
-                           CASE WHEN EXISTS (SELECT FROM mojob.job_resource n   -- its pool: job_resource_what
-                                             WHERE n.job_id = j.id AND n.resource_id IS NULL)
-                                THEN 'NODE_UNRESOLVED' END,
-                           CASE WHEN j.state IN ('draft', 'tentative') AND j.start_at > now()
-                                     AND j.start_at <= now() + (SELECT s.validation_horizon FROM mojob.settings s)
-                                THEN 'NOT_CONFIRMED' END,
-                           CASE WHEN j.state = 'draft'
-                                     AND EXISTS (SELECT FROM mojob.recurrence_conflict c WHERE c.job_id = j.id)
-                                THEN 'RECURRENCE_CONFLICT' END,
-                           CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
-                                             WHERE n.job_id = j.id AND NOT r.enabled
-                                               AND (n.held_until IS NULL OR n.held_until > now()))
-                                THEN 'RESOURCE_UNAVAILABLE' END,
-                           CASE WHEN j.state IN ('draft', 'tentative', 'confirmed') AND j.start_at <= now()
-                                THEN 'START_MISSED' END], NULL) AS errors) e
-        UNION ALL
-        SELECT j.*, false, '{}'::text[]
-        FROM mojob.job j
-        WHERE j.state IN ('completed', 'canceled')
-    ) u;
+    FROM mojob.job j
+    -- The codes of mojob.job_errors, computed from the job's own row (in code
+    -- order); completed and canceled jobs have none, so nothing is looked up
+    -- for them.  test/pgtap/31_errors.sql checks that both agree.
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN j.state IN ('completed', 'canceled') THEN '{}'::text[]
+               ELSE array_remove(ARRAY[
+                   CASE WHEN EXISTS (SELECT FROM mojob.job_resource n   -- its pool: job_resource_what
+                                     WHERE n.job_id = j.id AND n.resource_id IS NULL)
+                        THEN 'NODE_UNRESOLVED' END,
+                   CASE WHEN j.state IN ('draft', 'tentative') AND j.start_at > now()
+                             AND j.start_at <= now() + (SELECT s.validation_horizon FROM mojob.settings s)
+                        THEN 'NOT_CONFIRMED' END,
+                   CASE WHEN j.state = 'draft'
+                             AND EXISTS (SELECT FROM mojob.recurrence_conflict c WHERE c.job_id = j.id)
+                        THEN 'RECURRENCE_CONFLICT' END,
+                   CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
+                                     WHERE n.job_id = j.id AND NOT r.enabled
+                                       AND (n.held_until IS NULL OR n.held_until > now()))
+                        THEN 'RESOURCE_UNAVAILABLE' END,
+                   CASE WHEN j.state IN ('draft', 'tentative', 'confirmed') AND j.start_at <= now()
+                        THEN 'START_MISSED' END], NULL)
+               END AS errors) e;
 COMMENT ON VIEW mojob.job_search IS
     'Every job, canceled ones too (the Search Jobs page), with its errors and resources';
 
@@ -868,15 +854,15 @@ CREATE VIEW mojob.ops_board AS
            -- user's edit lock, and for reserve, confirm and stop the one
            -- condition each adds.  The node probes run only for the jobs
            -- whose state allows the action, and the one for reserve only
-           -- while some resource is disabled (d.ids, read once per query).
+           -- while some resource is disabled (d.any_disabled).
            -- 30_views.sql tries every action on every job of the board and
            -- checks that the flag said what the call did.
            mojob.action_open('edit', j.state) AND NOT j.locked_other AS can_edit,
            mojob.action_open('delete', j.state) AND NOT j.locked_other AS can_delete,
            mojob.action_open('reserve', j.state) AND NOT j.locked_other
-               AND (d.ids = '{}'
-                    OR NOT EXISTS (SELECT FROM mojob.job_resource n
-                                   WHERE n.job_id = j.id AND n.resource_id = ANY (d.ids)
+               AND (NOT d.any_disabled
+                    OR NOT EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
+                                   WHERE n.job_id = j.id AND NOT r.enabled
                                    OFFSET 0)) AS can_reserve,     -- OFFSET 0: a probe per job, never a hash of all nodes
            mojob.action_open('confirm', j.state) AND NOT j.locked_other
                AND NOT EXISTS (SELECT FROM mojob.job_resource n
@@ -916,8 +902,8 @@ CREATE VIEW mojob.ops_board AS
         FROM mojob.job j
         WHERE j.state = ANY (mojob.board_states('completed'))
     ) j
-    -- The disabled resources (index resource_disabled), as of the query.
-    CROSS JOIN (SELECT ARRAY(SELECT r.id FROM mojob.resource r WHERE NOT r.enabled) AS ids) d
+    -- Is any resource disabled (index resource_disabled)?  Asked once a query.
+    CROSS JOIN (SELECT EXISTS (SELECT FROM mojob.resource r WHERE NOT r.enabled) AS any_disabled) d
     ORDER BY j.board, j.k, j.id;
 COMMENT ON VIEW mojob.ops_board IS
     'The Ops Board: active jobs by end, upcoming by start, completed newest first; with what each job allows now';

@@ -257,15 +257,8 @@ static const char *const board_actions[] = {"edit", "delete", "reserve", "confir
 static const char *
 board_action_arg(FunctionCallInfo fcinfo, int argno)
 {
-	char	   *action;
+	char	   *action = TextDatumGetCString(mojob_arg_datum(fcinfo, argno, "action"));
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("action must not be null"),
-				 errdetail("The function was called with action => NULL."),
-				 errhint("Pass edit, delete, reserve, confirm, unconfirm, start, stop or cancel.")));
-	action = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	for (int i = 0; i < (int) lengthof(board_actions); i++)
 		if (strcmp(board_actions[i], action) == 0)
 			return board_actions[i];
@@ -325,7 +318,7 @@ typedef struct ActionOpenCache
 Datum
 mojob_action_open(PG_FUNCTION_ARGS)
 {
-	ActionOpenCache *c = (ActionOpenCache *) fcinfo->flinfo->fn_extra;
+	ActionOpenCache *c = fcinfo->flinfo ? (ActionOpenCache *) fcinfo->flinfo->fn_extra : NULL;
 	text	   *action;
 	Oid			label;
 
@@ -338,21 +331,30 @@ mojob_action_open(PG_FUNCTION_ARGS)
 	{
 		const char *name = board_action_arg(fcinfo, 0);
 		const MojobCatalog *cat = mojob_catalog();
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		MemoryContext old;
+		ActionOpenCache *fresh;
 
-		if (c == NULL)
-			c = palloc(sizeof(ActionOpenCache));
-		else
-			pfree(c->action);
-		c->action = (text *) palloc(VARSIZE_ANY(action));
-		memcpy(c->action, action, VARSIZE_ANY(action));
+		/* Built whole before it replaces the old one (an error may come). */
+		old = MemoryContextSwitchTo(fcinfo->flinfo ? fcinfo->flinfo->fn_mcxt : CurrentMemoryContext);
+		fresh = palloc(sizeof(ActionOpenCache));
+		fresh->action = (text *) palloc(VARSIZE_ANY(action));
+		memcpy(fresh->action, action, VARSIZE_ANY(action));
+		MemoryContextSwitchTo(old);
 		for (int s = 0; s < MJ_NUM_STATES; s++)
 		{
-			c->state_oid[s] = cat->state_oid[s];
-			c->open[s] = board_action_open(name, (MojobState) s);
+			fresh->state_oid[s] = cat->state_oid[s];
+			fresh->open[s] = board_action_open(name, (MojobState) s);
 		}
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = c;
+		if (fcinfo->flinfo)
+		{
+			if (c != NULL)
+			{
+				pfree(c->action);
+				pfree(c);
+			}
+			fcinfo->flinfo->fn_extra = fresh;
+		}
+		c = fresh;
 	}
 	for (int s = 0; s < MJ_NUM_STATES; s++)
 		if (c->state_oid[s] == label)
