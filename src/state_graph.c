@@ -248,24 +248,39 @@ mojob_board_states(PG_FUNCTION_ARGS)
 
 /*
  * The ops board's actions: edit (the state allows some edit), delete, and
- * the user edges reserve, confirm, unconfirm, start, stop and cancel.
+ * the action of each user edge of the table above (reserve, confirm, ...).
+ * The action named by the text argument argno, as the table spells it.
  */
-static const char *const board_actions[] = {"edit", "delete", "reserve", "confirm", "unconfirm",
-"start", "stop", "cancel"};
-
-/* The action named by the text argument argno, checked. */
 static const char *
 board_action_arg(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *action = TextDatumGetCString(mojob_arg_datum(fcinfo, argno, "action"));
+	StringInfoData known;
 
-	for (int i = 0; i < (int) lengthof(board_actions); i++)
-		if (strcmp(board_actions[i], action) == 0)
-			return board_actions[i];
+	if (strcmp(action, "edit") == 0)
+		return "edit";
+	if (strcmp(action, "delete") == 0)
+		return "delete";
+	initStringInfo(&known);
+	appendStringInfoString(&known, "edit, delete");
+	for (int i = 0; i < (int) MJ_NUM_EDGES; i++)
+	{
+		const MojobEdge *e = &mojob_edges[i];
+		bool		seen = false;
+
+		if (e->cause != MJ_CAUSE_USER)
+			continue;
+		if (strcmp(e->action, action) == 0)
+			return e->action;
+		for (int k = 0; k < i && !seen; k++)
+			seen = mojob_edges[k].cause == MJ_CAUSE_USER && strcmp(mojob_edges[k].action, e->action) == 0;
+		if (!seen)
+			appendStringInfo(&known, ", %s", e->action);
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("there is no ops board action \"%s\"", action),
-			 errdetail("The actions are edit, delete, reserve, confirm, unconfirm, start, stop and cancel."),
+			 errdetail("The actions are %s.", known.data),
 			 errhint("Pass one of them.")));
 	pg_unreachable();
 }

@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(79);
+SELECT plan(80);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -368,6 +368,9 @@ SELECT is_empty($$
     'action_states of each function is the from-states of its user edges in mojob.state_transitions');
 SELECT throws_ok($$ SELECT mojob.action_states('launch') $$, '22023',
     'there is no ops board action "launch"', 'action_states refuses an unknown action (22023)');
+SELECT throws_ok($$ SELECT mojob.action_states('advance') $$, '22023',
+    'there is no ops board action "advance"',
+    'action_states refuses advance: the actions are edit, delete and the user edges of the C table, not the time edges');
 SELECT throws_ok($$ SELECT mojob.action_states(NULL) $$, '22023',
     'action must not be null', 'action_states refuses NULL (22023)');
 
