@@ -23,12 +23,9 @@
 #     a conflicting reservation (MJ005) are refused, a new job gets a new
 #     id and code.
 #
-# Today 1.0 is the only version: the test then checks exactly that (1.0 is
-# the only version and the default, and ALTER EXTENSION mojob UPDATE on it
-# keeps the data) and says that no upgrade path exists yet.  When an
-# upgrade script such as sql/mojob--1.0--1.1.sql arrives (with
-# default_version = '1.1' in mojob.control), the same loop covers the
-# 1.0 -> 1.1 path without changes here.
+# 1.0 has shipped and 1.1 is the default: the 1.0 -> 1.1 path
+# (sql/mojob--1.0--1.1.sql) must be among the paths tested, so that a
+# missing upgrade script fails here instead of being skipped.
 
 use strict;
 use warnings FATAL => 'all';
@@ -84,19 +81,10 @@ my @older = grep { vcmp($_, $default) < 0 } @versions;
 note("mojob versions installed: @versions; default $default");
 ok((grep { $_ eq $default } @versions), "the default version $default is installed");
 
-if (!@older)
-{
-	is_deeply(\@versions, ['1.0'], 'mojob 1.0 is the only version installed');
-	is($default, '1.0', 'and the default one');
-	note("there is no version of mojob older than $default yet, so no upgrade path to test: "
-		  . "this test checks that ALTER EXTENSION mojob UPDATE on $default is a no-op that keeps the data; "
-		  . "once an upgrade script (sql/mojob--$default--X.sql) is installed, the loop below tests "
-		  . "$default -> X without changes");
-}
-else
-{
-	note('upgrade paths tested: ' . join(', ', map { "$_ -> $default" } @older));
-}
+ok((grep { $_ eq '1.0' } @older), "1.0, the shipped version, is older than the default $default and its upgrade is tested");
+ok(sql('postgres', qq{SELECT count(*) FROM pg_extension_update_paths('mojob') WHERE source = '1.0' AND target = '$default' AND path IS NOT NULL}) == 1,
+	"an update path leads from 1.0 to $default");
+note('upgrade paths tested: ' . join(', ', map { "$_ -> $default" } @older));
 
 # ---------------------------------------------------------------------
 # What is compared
