@@ -1211,15 +1211,34 @@ node_window(const JobNode *n, TimestampTz pre, TimestampTz post,
 }
 
 /*
+ * A holding job may not keep a node that holds nothing (its own window
+ * outside the job's): the job would list the resource, yet leave it free
+ * for others.
+ */
+void
+mojob_refuse_empty_node(int64 node_id, const char *code, TimestampTz pre, TimestampTz post)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_MOJOB_NOT_READY),
+			 errmsg("node " INT64_FORMAT " of job %s would hold nothing", node_id, code),
+			 errdetail("Its held_from and held_until leave nothing of the job's window, from %s to %s.",
+					   mojob_timestamp_text(pre), mojob_timestamp_text(post)),
+			 errhint("Set the node's held_from and held_until within the job's window (or to NULL), or remove the node.")));
+}
+
+/*
  * A job's state or window changed (guard.c): make its bookings follow.
  * A job that starts to hold books every resolved node, checked; one that
  * stops holding releases them; a holding job whose window changed moves
- * its bookings, checking those that grow.
+ * its bookings, checking those that grow (all of them when nodes_moved:
+ * the nodes' own windows moved too).  refuse_empty: a node that would hold
+ * nothing is refused (a job before it runs).
  */
 void
 mojob_job_bookings_changed(int64 job_id, const char *code,
 						   bool was_holding, TimestampTz old_pre, TimestampTz old_post,
-						   bool holding, TimestampTz pre, TimestampTz post)
+						   bool holding, TimestampTz pre, TimestampTz post,
+						   bool refuse_empty, bool nodes_moved)
 {
 	JobNode    *nodes;
 	int			n;
@@ -1233,7 +1252,7 @@ mojob_job_bookings_changed(int64 job_id, const char *code,
 			drop_job_bookings(job_id);
 		return;
 	}
-	if (was_holding && old_pre == pre && old_post == post)
+	if (was_holding && !nodes_moved && old_pre == pre && old_post == post)
 		return;
 
 	nodes = read_nodes(job_id, &n);
@@ -1252,7 +1271,9 @@ mojob_job_bookings_changed(int64 job_id, const char *code,
 
 		node_window(&nodes[i], pre, post, &lo, &hi);
 		node_window(&nodes[i], old_pre, old_post, &olo, &ohi);
-		if (lo < hi && (!was_holding || lo < olo || hi > ohi))
+		if (lo >= hi && refuse_empty)
+			mojob_refuse_empty_node(nodes[i].id, code, pre, post);
+		if (lo < hi && (!was_holding || nodes_moved || lo < olo || hi > ohi))
 			ids[nlock++] = nodes[i].resource_id;
 	}
 	mojob_lock_resources(ids, nlock, res, LockTupleNoKeyExclusive);

@@ -798,11 +798,27 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 	{
 		bool		was_holding = mojob_states[from].holds;
 		bool		holding = mojob_states[final].holds;
+		bool		nodes_moved = false;
+		TimestampTz old_start = get_time(&or, a->start_at);
+		TimestampTz old_end = get_time(&or, a->end_at);
 
-		if (was_holding != holding ||
+		/*
+		 * A job moved before it started: the nodes' own windows move with
+		 * it (a node keeping its absolute instants would hold something
+		 * else, or nothing).  Once it runs, they are the record of swaps.
+		 */
+		if (from == final &&
+			(from == MJ_DRAFT || from == MJ_TENTATIVE || from == MJ_CONFIRMED) &&
+			(old_start != start_at || old_end != end_at))
+			nodes_moved = mojob_move_node_windows(job_id, code,
+												  mojob_time_diff(start_at, old_start, "the move of start_at"),
+												  mojob_time_diff(end_at, old_end, "the move of end_at"));
+
+		if (was_holding != holding || (holding && nodes_moved) ||
 			(holding && (old_pre != pre_roll_start || old_post != post_roll_end)))
 			mojob_job_bookings_changed(job_id, code, was_holding, old_pre, old_post,
-									   holding, pre_roll_start, post_roll_end);
+									   holding, pre_roll_start, post_roll_end,
+									   final == MJ_TENTATIVE || final == MJ_CONFIRMED, nodes_moved);
 	}
 
 	check_instants(&nr, a);

@@ -16,7 +16,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(32);
+SELECT plan(40);
 
 \ir helpers/reservations.psql
 
@@ -144,6 +144,42 @@ SELECT throws_ok(
     $$SELECT mojob.create_job('short again', '2030-01-01 00:30+00', '2030-01-01 02:00+00', state => 'tentative', resources => ARRAY[4::bigint])$$,
     'MJ005', NULL,
     'and the bookings left are still seen');
+
+-- ---------------------------------------------------------------------
+-- 4. A node's own window moves with its job
+-- ---------------------------------------------------------------------
+
+SELECT pg_temp.job('partial', '2032-01-01 10:00+00', '2032-01-01 14:00+00', ARRAY[7::bigint, 8::bigint], 'tentative');
+UPDATE mojob.job_resource SET held_from = '2032-01-01 11:00+00', held_until = '2032-01-01 12:00+00'
+WHERE job_id = pg_temp.j('partial') AND resource_id = 7;
+SELECT mojob.confirm(pg_temp.j('partial'));
+SELECT lives_ok(
+    format($$SELECT mojob.reschedule(%s, '2032-01-02 10:00+00', '2032-01-02 14:00+00')$$, pg_temp.j('partial')),
+    'a confirmed job with a node of its own window is moved a day');
+SELECT is((SELECT tstzrange(held_from, held_until) FROM mojob.job_resource WHERE job_id = pg_temp.j('partial') AND resource_id = 7),
+    tstzrange('2032-01-02 11:00+00', '2032-01-02 12:00+00'),
+    'the node''s own window moved with it');
+SELECT is((SELECT held FROM mojob.booking WHERE job_id = pg_temp.j('partial') AND resource_id = 7),
+    tstzrange('2032-01-02 11:00+00', '2032-01-02 12:00+00'),
+    'and so did its booking');
+SELECT throws_ok(
+    $$SELECT mojob.create_job('in the new place', '2032-01-02 11:15+00', '2032-01-02 11:45+00', state => 'tentative', resources => ARRAY[7::bigint])$$,
+    'MJ005', NULL,
+    'another job cannot book the studio in the node''s new window');
+SELECT lives_ok(
+    $$SELECT mojob.create_job('in the old place', '2032-01-01 11:00+00', '2032-01-01 12:00+00', state => 'tentative', resources => ARRAY[7::bigint])$$,
+    'and the old window is free');
+SELECT throws_ok(
+    format($$SELECT mojob.reschedule(%s, '2032-01-03 10:00+00', '2032-01-03 11:00+00')$$, pg_temp.j('partial')),
+    '22023', NULL,
+    'a move that would close the node''s window (its start keeps its distance from start_at, its end from end_at) is refused');
+SELECT throws_ok(
+    format($$UPDATE mojob.job_resource SET held_from = '2040-01-01+00', held_until = '2040-01-02+00' WHERE job_id = %s AND resource_id = 8$$,
+           pg_temp.j('partial')),
+    'MJ006', NULL,
+    'a confirmed job''s node cannot be given a window outside the job''s: it would hold nothing');
+SELECT is((SELECT count(*) FROM mojob.booking WHERE job_id = pg_temp.j('partial')), 2::bigint,
+    'both nodes of the confirmed job still hold');
 
 -- ---------------------------------------------------------------------
 -- 5. A completed job in its post-roll cannot be deleted
