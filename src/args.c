@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -40,6 +41,61 @@ mojob_check_finite(TimestampTz t, const char *name)
 				 errmsg("%s must be a finite timestamp", name),
 				 errdetail("It is %s.", TIMESTAMP_IS_NOBEGIN(t) ? "-infinity" : "infinity"),
 				 errhint("Jobs take place at real instants; give one.")));
+}
+
+/*
+ * An instant mojob computed (a roll moved, a window shifted) that is to be
+ * stored: inside the range of timestamptz, or refused with 22008, so that
+ * no row is ever written that cannot be read back.  The infinities are
+ * left to the callers (a job's window is finite; mojob_check_finite).
+ */
+void
+mojob_check_instant(TimestampTz t, const char *name)
+{
+	if (!TIMESTAMP_NOT_FINITE(t) && !IS_VALID_TIMESTAMP(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s would lie outside the range of timestamptz", name),
+				 errdetail("timestamptz holds instants from 4714-11-24 BC to 294276-12-31 AD (UTC)."),
+				 errhint("Give times, or rolls, that keep the job's window within that range.")));
+}
+
+/*
+ * t + delta (microseconds) for an instant mojob computes: an overflow, or
+ * a result outside the range of timestamptz, is refused with 22008.
+ */
+TimestampTz
+mojob_time_add(TimestampTz t, int64 delta, const char *name)
+{
+	TimestampTz r;
+
+	if (TIMESTAMP_NOT_FINITE(t) || pg_add_s64_overflow(t, delta, &r) ||
+		TIMESTAMP_NOT_FINITE(r) || !IS_VALID_TIMESTAMP(r))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s would lie outside the range of timestamptz", name),
+				 errdetail("timestamptz holds instants from 4714-11-24 BC to 294276-12-31 AD (UTC)."),
+				 errhint("Give times, or rolls, that keep the job's window within that range.")));
+	return r;
+}
+
+/*
+ * The length b - a (microseconds) of a span between two finite instants,
+ * refused with 22008 where it does not fit in 64 bits (a span of more than
+ * about 292,000 years: timestamptz reaches about 299,000).
+ */
+int64
+mojob_time_diff(TimestampTz b, TimestampTz a, const char *name)
+{
+	int64		r;
+
+	if (TIMESTAMP_NOT_FINITE(a) || TIMESTAMP_NOT_FINITE(b) || pg_sub_s64_overflow(b, a, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is too long to measure", name),
+				 errdetail("It runs from %s to %s.", mojob_timestamp_text(a), mojob_timestamp_text(b)),
+				 errhint("Give it an explicit length instead.")));
+	return r;
 }
 
 TimestampTz

@@ -21,6 +21,9 @@ extern Datum mojob_arg_datum(FunctionCallInfo fcinfo, int argno, const char *nam
 extern ArrayType *mojob_arg_ids(FunctionCallInfo fcinfo, int argno, const char *name);
 extern void mojob_check_window(TimestampTz start_at, TimestampTz end_at);
 extern void mojob_check_finite(TimestampTz t, const char *name);
+extern void mojob_check_instant(TimestampTz t, const char *name);
+extern TimestampTz mojob_time_add(TimestampTz t, int64 delta, const char *name);
+extern int64 mojob_time_diff(TimestampTz b, TimestampTz a, const char *name);
 extern void mojob_not_found(const char *kind, int64 id) pg_attribute_noreturn();
 
 #endif							/* MOJOB_ARGS_H */

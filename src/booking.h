@@ -28,12 +28,15 @@ extern void mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
 							  TimestampTz lo, TimestampTz hi, Numeric amount, bool fresh,
 							  const MojobResource *checked);
 extern void mojob_drop_booking(int64 node_id);
+extern void mojob_refuse_empty_node(int64 node_id, const char *code, TimestampTz pre, TimestampTz post)
+			pg_attribute_noreturn();
 extern void mojob_node_window(bool has_from, TimestampTz held_from, bool has_until,
 							  TimestampTz held_until, TimestampTz pre, TimestampTz post,
 							  TimestampTz *lo, TimestampTz *hi);
 extern void mojob_job_bookings_changed(int64 job_id, const char *code,
 									   bool was_holding, TimestampTz old_pre, TimestampTz old_post,
-									   bool holding, TimestampTz pre, TimestampTz post);
+									   bool holding, TimestampTz pre, TimestampTz post,
+									   bool refuse_empty, bool nodes_moved);
 
 /* Jobs confirmed by the current statement, checked for unresolved nodes at its end. */
 extern void mojob_confirm_check_later(int64 job_id);

@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "mojob.h"
+#include "args.h"
 #include "booking.h"
 #include "scheduler.h"
 
@@ -212,6 +213,24 @@ job_label(const Row *r, const MojobJobAttrs *a)
 	return code ? code : "(new)";
 }
 
+/*
+ * The four instants of the row as it will be written: each inside the
+ * range of timestamptz (22008), so that every row can be read back and
+ * dumped whatever computed it.
+ */
+static void
+check_instants(const Row *r, const MojobJobAttrs *a)
+{
+	if (!r->n[a->pre_roll_start - 1])
+		mojob_check_instant(DatumGetTimestampTz(r->v[a->pre_roll_start - 1]), "pre_roll_start");
+	if (!r->n[a->start_at - 1])
+		mojob_check_instant(DatumGetTimestampTz(r->v[a->start_at - 1]), "start_at");
+	if (!r->n[a->end_at - 1])
+		mojob_check_instant(DatumGetTimestampTz(r->v[a->end_at - 1]), "end_at");
+	if (!r->n[a->post_roll_end - 1])
+		mojob_check_instant(DatumGetTimestampTz(r->v[a->post_roll_end - 1]), "post_roll_end");
+}
+
 /* ---------------------------------------------------------------------
  * INSERT
  * ---------------------------------------------------------------------
@@ -333,6 +352,7 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 		}
 		mojob_job_is_new_note(id);
 	}
+	check_instants(&row, a);
 	return row_form(&row);
 }
 
@@ -704,7 +724,8 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 						 errhint("Stop it after its start, or let mojob.advance() complete it at its end.")));
 			if (now < end_at)
 			{
-				post_roll_end = now + (post_roll_end - end_at);
+				post_roll_end = mojob_time_add(now, mojob_time_diff(post_roll_end, end_at, "the job's post-roll"),
+											   "post_roll_end");
 				end_at = now;
 				row_set(&nr, a->end_at, TimestampTzGetDatum(end_at), false);
 				row_set(&nr, a->post_roll_end, TimestampTzGetDatum(post_roll_end), false);
@@ -777,13 +798,30 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 	{
 		bool		was_holding = mojob_states[from].holds;
 		bool		holding = mojob_states[final].holds;
+		bool		nodes_moved = false;
+		TimestampTz old_start = get_time(&or, a->start_at);
+		TimestampTz old_end = get_time(&or, a->end_at);
 
-		if (was_holding != holding ||
+		/*
+		 * A job moved before it started: the nodes' own windows move with
+		 * it (a node keeping its absolute instants would hold something
+		 * else, or nothing).  Once it runs, they are the record of swaps.
+		 */
+		if (from == final &&
+			(from == MJ_DRAFT || from == MJ_TENTATIVE || from == MJ_CONFIRMED) &&
+			(old_start != start_at || old_end != end_at))
+			nodes_moved = mojob_move_node_windows(job_id, code,
+												  mojob_time_diff(start_at, old_start, "the move of start_at"),
+												  mojob_time_diff(end_at, old_end, "the move of end_at"));
+
+		if (was_holding != holding || (holding && nodes_moved) ||
 			(holding && (old_pre != pre_roll_start || old_post != post_roll_end)))
 			mojob_job_bookings_changed(job_id, code, was_holding, old_pre, old_post,
-									   holding, pre_roll_start, post_roll_end);
+									   holding, pre_roll_start, post_roll_end,
+									   final == MJ_TENTATIVE || final == MJ_CONFIRMED, nodes_moved);
 	}
 
+	check_instants(&nr, a);
 	version = DatumGetInt64(get_col(&or, a->version, &isnull));
 	row_set(&nr, a->version, Int64GetDatum(version + 1), false);
 	row_set(&nr, a->updated_at, TimestampTzGetDatum(now), false);
@@ -814,6 +852,16 @@ guard_delete(TriggerData *td, const MojobJobAttrs *a)
 				 errhint("%s", state == MJ_RUNNING
 						 ? "Stop it first with mojob.stop(job); a completed job can be deleted."
 						 : "Cancel it first with mojob.cancel(job, reason); a canceled job can be deleted.")));
+
+	/* A completed job's tear-down holds its resources until it ends. */
+	if (state == MJ_COMPLETED &&
+		get_time(&or, a->post_roll_end) > GetCurrentTransactionStartTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_MOJOB_NOT_DELETABLE),
+				 errmsg("completed job %s cannot be deleted during its post-roll", job_label(&or, a)),
+				 errdetail("Its tear-down holds its resources until %s.",
+						   mojob_timestamp_text(get_time(&or, a->post_roll_end))),
+				 errhint("Delete it once its post-roll has ended.")));
 
 	/* A deleted instance of a recurrence takes its conflict record along. */
 	if (!or.n[a->recurrence_id - 1])

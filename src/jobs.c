@@ -357,17 +357,21 @@ mojob_reschedule(PG_FUNCTION_ARGS)
 																 TimestampTzGetDatum(start_at),
 																 PointerGetDatum(pre_roll)));
 	else
-		pre_roll_start = start_at -
-			(DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull)) -
-			 DatumGetTimestampTz(SPI_getbinval(row, desc, 1, &isnull)));
+		pre_roll_start = mojob_time_add(start_at,
+										-mojob_time_diff(DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull)),
+														 DatumGetTimestampTz(SPI_getbinval(row, desc, 1, &isnull)),
+														 "the job's pre-roll"),
+										"pre_roll_start");
 	if (post_roll)
 		post_roll_end = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 																TimestampTzGetDatum(end_at),
 																PointerGetDatum(post_roll)));
 	else
-		post_roll_end = end_at +
-			(DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull)) -
-			 DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull)));
+		post_roll_end = mojob_time_add(end_at,
+									   mojob_time_diff(DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull)),
+													   DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull)),
+													   "the job's post-roll"),
+									   "post_roll_end");
 	mojob_check_finite(pre_roll_start, "pre_roll_start");
 	mojob_check_finite(post_roll_end, "post_roll_end");
 

@@ -173,6 +173,8 @@ extern const MojobNodeAttrs *mojob_node_attrs(Relation rel);
 
 /* create_job's nodes, inserted without an INSERT where that is the same (nodes.c). */
 extern bool mojob_insert_nodes_direct(int64 job_id, struct ArrayType *resources);
+/* A job's window moved: its nodes' own windows move with it (nodes.c). */
+extern bool mojob_move_node_windows(int64 job_id, const char *code, int64 dfrom, int64 duntil);
 extern void mojob_nodes_direct_invalidate(Oid relid);
 
 /*

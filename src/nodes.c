@@ -14,6 +14,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
@@ -501,6 +502,9 @@ node_insert_rules(NodeRow n, bool privileged)
 					hi;
 
 		node_window(&n, &j, &lo, &hi);
+		/* A restore keeps what it was given; anyone else's node holds something. */
+		if (lo >= hi && !privileged && (j.state == MJ_TENTATIVE || j.state == MJ_CONFIRMED))
+			mojob_refuse_empty_node(n.id, j.code, j.pre, j.post);
 		return book_node(&n, &j, j.state != MJ_COMPLETED && (!privileged || hi > now), true);
 	}
 	return false;
@@ -570,6 +574,8 @@ node_update(TriggerData *td)
 			node_window(&n, &j, &lo, &hi);
 			grows = !o.has_resource || o.resource_id != n.resource_id ||
 				num_gt(n.amount, o.amount) || lo < olo || hi > ohi;
+			if (lo >= hi && (j.state == MJ_TENTATIVE || j.state == MJ_CONFIRMED))
+				mojob_refuse_empty_node(n.id, j.code, j.pre, j.post);
 			book_node(&n, &j, grows, false);
 		}
 	}
@@ -1306,4 +1312,128 @@ mojob_swap_resource(PG_FUNCTION_ARGS)
 	result = node_statement(&job_plan, job_sql, 1, argtypes, args, NULL, SPI_OK_SELECT, &found);
 	mojob_spi_finish();
 	return result;
+}
+
+/* ---------------------------------------------------------------------
+ * A job's window moves: the nodes' own windows move with it
+ * ---------------------------------------------------------------------
+ */
+
+/* The node rows of a job, copied, as move_node_windows collects them. */
+typedef struct NodeTuples
+{
+	HeapTuple  *tuples;
+	int			n;
+	int			max;
+} NodeTuples;
+
+static bool
+collect_node_tuple(TupleTableSlot *slot, void *arg)
+{
+	NodeTuples *list = (NodeTuples *) arg;
+
+	CHECK_FOR_INTERRUPTS();
+	if (list->n == list->max)
+	{
+		list->max *= 2;
+		list->tuples = repalloc(list->tuples, sizeof(HeapTuple) * list->max);
+	}
+	list->tuples[list->n++] = ExecCopySlotHeapTuple(slot);
+	return true;
+}
+
+/*
+ * The job's start moved by dfrom and its end by duntil (microseconds), in
+ * a state whose window may still move (draft, tentative, confirmed): each
+ * node with a window of its own keeps its place in the job -- held_from
+ * its distance from start_at, held_until its distance from end_at -- rather
+ * than the absolute instants it had, which would leave it holding
+ * something else, or nothing.  Called by the guard on mojob.job while it
+ * judges the job's row (the job is locked, and every node change locks it
+ * first), so the nodes are written directly, as mojob writes bookings:
+ * through the trigger, the node's touch of its job would update the row
+ * being updated.  Only held_from and held_until change; their CHECK is
+ * kept here (a node whose window would close is refused, 22023), and an
+ * instant outside timestamptz's range is 22008.  Returns whether a node
+ * moved.
+ */
+bool
+mojob_move_node_windows(int64 job_id, const char *code, int64 dfrom, int64 duntil)
+{
+	const MojobCatalog *c = mojob_catalog();
+	Relation	rel;
+	const MojobNodeAttrs *a;
+	NodeTuples	list;
+	MojobInserter ins;
+	TupleDesc	desc;
+	bool		moved = false;
+
+	if (dfrom == 0 && duntil == 0)
+		return false;
+	rel = table_open(c->node_rel, RowExclusiveLock);
+	a = mojob_node_attrs(rel);
+	desc = RelationGetDescr(rel);
+	list.n = 0;
+	list.max = 8;
+	list.tuples = palloc(sizeof(HeapTuple) * list.max);
+	CommandCounterIncrement();
+	mojob_index_scan(c->node_rel, c->node_job_index, SnapshotSelf, 1, &job_id,
+					 collect_node_tuple, &list);
+	mojob_insert_begin(&ins, rel);
+	for (int i = 0; i < list.n; i++)
+	{
+		Datum	   *v = ins.slot->tts_values;
+		bool	   *isnull = ins.slot->tts_isnull;
+#if PG_VERSION_NUM < 160000
+		bool		update_indexes;
+#endif
+		TimestampTz from = 0,
+					until = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		ExecClearTuple(ins.slot);
+		heap_deform_tuple(list.tuples[i], desc, v, isnull);
+		if (isnull[a->held_from - 1] && isnull[a->held_until - 1])
+			continue;
+		if (!isnull[a->held_from - 1])
+		{
+			from = mojob_time_add(DatumGetTimestampTz(v[a->held_from - 1]), dfrom, "a node's held_from");
+			v[a->held_from - 1] = TimestampTzGetDatum(from);
+		}
+		if (!isnull[a->held_until - 1])
+		{
+			until = mojob_time_add(DatumGetTimestampTz(v[a->held_until - 1]), duntil, "a node's held_until");
+			v[a->held_until - 1] = TimestampTzGetDatum(until);
+		}
+		if (!isnull[a->held_from - 1] && !isnull[a->held_until - 1] && from >= until)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("node " INT64_FORMAT " of job %s would hold nothing",
+							DatumGetInt64(v[a->id - 1]), code),
+					 errdetail("Its own window keeps its distance from the job's start and end, and the new window is too short for it (from %s to %s).",
+							   mojob_timestamp_text(from), mojob_timestamp_text(until)),
+					 errhint("Set the node's held_from and held_until to fit the new window first, or remove the node.")));
+		ExecStoreVirtualTuple(ins.slot);
+#if PG_VERSION_NUM >= 160000
+		{
+			TU_UpdateIndexes upd;
+
+			simple_table_tuple_update(rel, &list.tuples[i]->t_self, ins.slot, GetLatestSnapshot(), &upd);
+			if (upd != TU_None)
+				ExecInsertIndexTuples(ins.rri, ins.slot, ins.estate, true, false, NULL, NIL,
+									  upd == TU_Summarizing);
+		}
+#else
+		simple_table_tuple_update(rel, &list.tuples[i]->t_self, ins.slot, GetLatestSnapshot(), &update_indexes);
+		if (update_indexes)
+			ExecInsertIndexTuples(ins.rri, ins.slot, ins.estate, true, false, NULL, NIL);
+#endif
+		ResetPerTupleExprContext(ins.estate);
+		moved = true;
+	}
+	ExecClearTuple(ins.slot);
+	mojob_insert_end(&ins);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+	return moved;
 }
