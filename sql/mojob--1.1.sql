@@ -869,8 +869,9 @@ CREATE VIEW mojob.ops_board AS
                                WHERE n.job_id = j.id AND n.resource_id IS NULL
                                OFFSET 0) AS can_confirm,
            mojob.action_open('unconfirm', j.state) AND NOT j.locked_other AS can_unconfirm,
-           mojob.action_open('start', j.state) AND NOT j.locked_other AS can_start,
-           mojob.action_open('stop', j.state) AND NOT j.locked_other
+           -- (1.1) Starting and stopping are never held by an edit lock.
+           mojob.action_open('start', j.state) AS can_start,
+           mojob.action_open('stop', j.state)
                AND j.start_at < now() AS can_stop,
            mojob.action_open('cancel', j.state) AND NOT j.locked_other AS can_cancel
     FROM (

@@ -157,6 +157,21 @@ get_state(const Row *r, AttrNumber att)
  * a query per job would cost more than the rest of the check), as the
  * statement's snapshot sees it.
  */
+static Datum
+setting(TupleTableSlot *slot, AttrNumber att, const char *column)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("mojob.settings.%s is null", column),
+				 errdetail("mojob needs a value for each setting."),
+				 errhint("Set it: UPDATE mojob.settings SET %s = ...;", column)));
+	return d;
+}
+
 static void
 read_new_job_settings(MojobNewJobSettings *s)
 {
@@ -166,24 +181,32 @@ read_new_job_settings(MojobNewJobSettings *s)
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	int			rows = 0;
+	AttrNumber	att_default_state,
+				att_default_pre_roll,
+				att_default_post_roll,
+				att_job_code_pattern,
+				att_lock_timeout;
 
 	rel = table_open(relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
+	att_default_state = mojob_column(desc, "settings", "default_state", mojob_catalog()->state_type);
+	att_default_pre_roll = mojob_column(desc, "settings", "default_pre_roll", INTERVALOID);
+	att_default_post_roll = mojob_column(desc, "settings", "default_post_roll", INTERVALOID);
+	att_job_code_pattern = mojob_column(desc, "settings", "job_code_pattern", TEXTOID);
+	att_lock_timeout = mojob_column(desc, "settings", "lock_timeout", INTERVALOID);
 	slot = table_slot_create(rel, NULL);
 	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		bool		isnull;
-
 		if (++rows > 1)
 			break;
-		s->default_state = mojob_state_from_oid(DatumGetObjectId(slot_getattr(slot, SPI_fnumber(desc, "default_state"), &isnull)));
-		s->default_pre_roll = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "default_pre_roll"), &isnull),
+		s->default_state = mojob_state_from_oid(DatumGetObjectId(setting(slot, att_default_state, "default_state")));
+		s->default_pre_roll = datumCopy(setting(slot, att_default_pre_roll, "default_pre_roll"),
 										false, sizeof(Interval));
-		s->default_post_roll = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "default_post_roll"), &isnull),
+		s->default_post_roll = datumCopy(setting(slot, att_default_post_roll, "default_post_roll"),
 										 false, sizeof(Interval));
-		s->code_pattern = TextDatumGetCString(slot_getattr(slot, SPI_fnumber(desc, "job_code_pattern"), &isnull));
-		s->lock_timeout = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "lock_timeout"), &isnull),
+		s->code_pattern = TextDatumGetCString(setting(slot, att_job_code_pattern, "job_code_pattern"));
+		s->lock_timeout = datumCopy(setting(slot, att_lock_timeout, "lock_timeout"),
 									false, sizeof(Interval));
 	}
 	table_endscan(scan);
@@ -497,7 +520,8 @@ mojob_refuse_locked(const char *code, const char *holder, TimestampTz until)
 			 errmsg("job %s is locked by %s", code, holder),
 			 errdetail("%s holds its edit lock until %s; %s may not change it meanwhile.",
 					   holder, mojob_timestamp_text(until), actor),
-			 errhint("Wait for %s to unlock it, or take the lock over with mojob.lock_job(job, force => true).",
+			 errhint("Wait for %s to unlock it; a user who may edit the job can take the lock over with "
+					 "mojob.lock_job(job, force => true). Starting and stopping a job need no lock.",
 					 holder)));
 }
 
@@ -542,6 +566,33 @@ check_edit_lock(const Row *o, const Row *nw, const MojobJobAttrs *a,
 			return;
 	}
 	mojob_refuse_locked(get_text(o, a->code), holder, get_time(o, a->locked_until));
+}
+
+/*
+ * Is the change a start (confirmed -> running) or a stop (running ->
+ * completed) and nothing else?  What the guard itself writes (the times of
+ * a manual start or stop, version, updated_at) is not the user's change.
+ */
+static bool
+is_start_or_stop(const Row *o, const Row *nw, const MojobJobAttrs *a,
+				 MojobState from, MojobState to)
+{
+	TupleDesc	desc = o->desc;
+
+	if (!((from == MJ_CONFIRMED && to == MJ_RUNNING) ||
+		  (from == MJ_RUNNING && to == MJ_COMPLETED)))
+		return false;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+		if (attr->attisdropped || attr->attnum == a->state ||
+			attr->attnum == a->version || attr->attnum == a->updated_at)
+			continue;
+		if (!col_unchanged(o, nw, attr->attnum))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -619,8 +670,13 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 	old_post = get_time(&or, a->post_roll_end);
 	code = get_text(&or, a->code);
 	job_id = DatumGetInt64(get_col(&or, a->id, &isnull));
-	/* A restore adding the nodes of a locked job leaves its lock as dumped. */
-	if (!(mojob_touch.active && mojob_touch.job_id == job_id && mojob_touch.restore))
+	/*
+	 * A restore adding the nodes of a locked job leaves its lock as dumped.
+	 * Starting and stopping a job are not edits: a live show must always be
+	 * startable and stoppable, whoever holds its edit lock.
+	 */
+	if (!(mojob_touch.active && mojob_touch.job_id == job_id && mojob_touch.restore) &&
+		!is_start_or_stop(&or, &nr, a, from, to))
 		check_edit_lock(&or, &nr, a, now, from == to);
 	if ((!col_unchanged(&or, &nr, a->locked_by) || !col_unchanged(&or, &nr, a->locked_until)) &&
 		!mojob_is_privileged(RelationGetRelid(rel)))

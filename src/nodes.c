@@ -25,6 +25,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -167,7 +168,8 @@ touch_job(int64 job_id, bool restore)
 	Datum		args[1] = {Int64GetDatum(job_id)};
 	MemoryContext caller = CurrentMemoryContext;
 	JobHead		j = {0};
-	int			ret;
+	volatile int ret;
+	MojobContext saved;
 
 	if (mojob_job_is_new(job_id))
 	{
@@ -204,6 +206,7 @@ touch_job(int64 job_id, bool restore)
 	 * changes the node, never with the owner's.
 	 */
 	mojob_spi_connect();
+	saved = mojob_context_enter();
 	mojob_touch.active = true;
 	mojob_touch.job_id = job_id;
 	mojob_touch.restore = restore;
@@ -213,7 +216,7 @@ touch_job(int64 job_id, bool restore)
 	}
 	PG_FINALLY();
 	{
-		mojob_touch.active = false;
+		mojob_context_leave(&saved);
 	}
 	PG_END_TRY();
 	if (ret != SPI_OK_UPDATE_RETURNING)
@@ -784,6 +787,20 @@ node_direct_prepare(Relation rel)
 			if (TupleDescAttr(desc, i)->attisdropped || att == a->job_id || att == a->resource_id)
 				continue;
 			def = build_column_default(rel, att);
+			/*
+			 * No default: NULL, which the planner coerces to the column's
+			 * domain (expand_insert_targetlist), so that a domain's NOT NULL
+			 * or CHECK refuses it as in the INSERT.
+			 */
+			if (def == NULL && get_typtype(TupleDescAttr(desc, i)->atttypid) == TYPTYPE_DOMAIN)
+			{
+				Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+				def = coerce_to_domain((Node *) makeConst(attr->atttypid, -1, attr->attcollation,
+														  attr->attlen, (Datum) 0, true, attr->attbyval),
+									   InvalidOid, -1, attr->atttypid,
+									   COERCION_IMPLICIT, COERCE_IMPLICIT_CAST, -1, false);
+			}
 			if (def == NULL)
 				continue;
 			/* The foreign key on pool_id is not checked: it must stay NULL. */
