@@ -93,6 +93,7 @@ xact_reset(bool committed)
 	mojob_clock.active = false;
 	mojob_touch.active = false;
 	mojob_job_is_new_reset();
+	mojob_guard_xact_end();
 }
 
 static void
@@ -102,6 +103,9 @@ xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
+			/* Rows approved but never written (a COPY's, say). */
+			if (mojob_guard_any_approved())
+				mojob_guard_check_written(0);
 			if (mojob_history_pending() || mojob_confirm_check_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
@@ -130,6 +134,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		mojob_history_subxact_abort(mySubid);
+		mojob_guard_subxact_abort(mySubid);
 		mojob_confirm_check_reset(mySubid);
 		mojob_spi_unwind(mySubid);
 	}
@@ -591,6 +596,10 @@ mojob_executor_finish(QueryDesc *queryDesc)
 		prev_executor_finish(queryDesc);
 	else
 		standard_ExecutorFinish(queryDesc);
+	/* Its rows' AFTER triggers have fired: each approved row was matched. */
+	if (mojob_guard_any_approved() && queryDesc->estate != NULL &&
+		(queryDesc->operation != CMD_SELECT || queryDesc->plannedstmt->hasModifyingCTE))
+		mojob_guard_check_written(queryDesc->estate->es_output_cid);
 	if (mojob_history_pending() || mojob_confirm_check_pending())
 	{
 		mojob_confirm_check_flush();

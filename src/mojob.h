@@ -13,6 +13,7 @@
 
 #include "access/htup.h"
 #include "access/skey.h"
+#include "commands/trigger.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "utils/relcache.h"
@@ -293,6 +294,13 @@ extern MojobContext mojob_context_enter(void);
 extern void mojob_context_leave(const MojobContext *saved);
 
 extern void mojob_refuse_locked(const char *code, const char *holder, TimestampTz until);
+
+/* Rows approved while a site's trigger fires after the guard (guard.c). */
+extern void mojob_guard_approved(TriggerData *td, HeapTuple tuple, AttrNumber idatt);
+extern void mojob_guard_check_written(CommandId cid);
+extern bool mojob_guard_any_approved(void);
+extern void mojob_guard_subxact_abort(SubTransactionId subid);
+extern void mojob_guard_xact_end(void);
 
 /* Jobs created by the current transaction (guard.c). */
 extern void mojob_job_is_new_note(int64 job_id);

@@ -622,12 +622,21 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 		 * may add nodes as they are, as it may add jobs; inside mojob's own
 		 * functions the rules hold for everyone.
 		 */
+		HeapTuple	row;
+
 		privileged = !mojob_in_function() &&
 			mojob_is_privileged(RelationGetRelid(td->tg_relation));
-		return PointerGetDatum(node_insert(td, privileged));
+		row = node_insert(td, privileged);
+		mojob_guard_approved(td, row, mojob_node_attrs(td->tg_relation)->id);
+		return PointerGetDatum(row);
 	}
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-		return PointerGetDatum(node_update(td));
+	{
+		HeapTuple	row = node_update(td);
+
+		mojob_guard_approved(td, row, mojob_node_attrs(td->tg_relation)->id);
+		return PointerGetDatum(row);
+	}
 	return PointerGetDatum(node_delete(td));
 }
 
@@ -706,7 +715,7 @@ trigger_is_mojobs(const Trigger *t, const MojobNodeAttrs *a)
 	if (t->tgenabled != TRIGGER_FIRES_ON_ORIGIN && t->tgenabled != TRIGGER_FIRES_ALWAYS)
 		return false;
 	if (!t->tgisinternal)
-		return strcmp(t->tgname, "zz_mojob_node_guard") == 0;
+		return strcmp(t->tgname, "zz_mojob_node_guard") == 0 || strcmp(t->tgname, "mojob_guard_recheck") == 0;
 	if (RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_FK)
 		return false;
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));
