@@ -432,6 +432,26 @@ CREATE TRIGGER mojob_truncate_guard BEFORE TRUNCATE
 -- caller's name), not by hand.
 CREATE TRIGGER mojob_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON mojob.recurrence FOR EACH STATEMENT EXECUTE FUNCTION mojob.internal_guard();
+-- (1.1) The guards judge the row as it is finally written.  A BEFORE
+-- trigger of the site's whose name sorts after a guard's changes the row
+-- after the guard looked: the guard then keeps the row it approved, and
+-- this AFTER trigger compares the row as written with it (27000 when they
+-- differ; a row skipped or given another id is refused at the statement's
+-- end).  Queued only while an approved row waits (the WHEN).
+CREATE FUNCTION mojob.guard_pending() RETURNS boolean
+LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'mojob_guard_pending';
+COMMENT ON FUNCTION mojob.guard_pending() IS
+    'Whether a row approved by a guard while a site''s trigger fires after it is still to be compared with the row as written (the WHEN of mojob_guard_recheck)';
+CREATE FUNCTION mojob.guard_recheck() RETURNS trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_guard_recheck';
+COMMENT ON FUNCTION mojob.guard_recheck() IS
+    'Trigger refusing a row of mojob.job or mojob.job_resource that a site''s trigger changed after the guard approved it';
+CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE ON mojob.job
+    FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();
+CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE ON mojob.job_resource
+    FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();
+REVOKE EXECUTE ON FUNCTION mojob.guard_recheck() FROM PUBLIC;
+
 -- The guards are mojob's: nobody else may attach them to a table (they also
 -- refuse to fire on any table but mojob's own).
 REVOKE EXECUTE ON FUNCTION mojob.settings_guard(), mojob.job_guard(), mojob.node_guard(),
@@ -869,8 +889,9 @@ CREATE VIEW mojob.ops_board AS
                                WHERE n.job_id = j.id AND n.resource_id IS NULL
                                OFFSET 0) AS can_confirm,
            mojob.action_open('unconfirm', j.state) AND NOT j.locked_other AS can_unconfirm,
-           mojob.action_open('start', j.state) AND NOT j.locked_other AS can_start,
-           mojob.action_open('stop', j.state) AND NOT j.locked_other
+           -- (1.1) Starting and stopping are never held by an edit lock.
+           mojob.action_open('start', j.state) AS can_start,
+           mojob.action_open('stop', j.state)
                AND j.start_at < now() AS can_stop,
            mojob.action_open('cancel', j.state) AND NOT j.locked_other AS can_cancel
     FROM (

@@ -564,10 +564,10 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out, LockTupleMode 
 	c = mojob_catalog();
 	heap = table_open(c->resource_rel, RowShareLock);
 	desc = RelationGetDescr(heap);
-	att_name = SPI_fnumber(desc, "name");
-	att_enabled = SPI_fnumber(desc, "enabled");
-	att_concurrency = SPI_fnumber(desc, "concurrency");
-	att_capacity = SPI_fnumber(desc, "capacity");
+	att_name = mojob_column(desc, "resource", "name", TEXTOID);
+	att_enabled = mojob_column(desc, "resource", "enabled", BOOLOID);
+	att_concurrency = mojob_column(desc, "resource", "concurrency", INT4OID);
+	att_capacity = mojob_column(desc, "resource", "capacity", NUMERICOID);
 	locked = table_slot_create(heap, NULL);
 	for (int i = 0; i < n; i++)
 	{
@@ -1331,8 +1331,8 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(td->tg_relation);
 	oldtup = td->tg_trigtuple;
 
-	old.id = DatumGetInt64(heap_getattr(oldtup, SPI_fnumber(desc, "id"), desc, &isnull));
-	old.name = TextDatumGetCString(heap_getattr(oldtup, SPI_fnumber(desc, "name"), desc, &isnull));
+	old.id = DatumGetInt64(heap_getattr(oldtup, mojob_column(desc, "resource", "id", INT8OID), desc, &isnull));
+	old.name = TextDatumGetCString(heap_getattr(oldtup, mojob_column(desc, "resource", "name", TEXTOID), desc, &isnull));
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
@@ -1359,21 +1359,21 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 		return PointerGetDatum(oldtup);
 	}
 
-	old.enabled = DatumGetBool(heap_getattr(oldtup, SPI_fnumber(desc, "enabled"), desc, &isnull));
-	old.concurrency = DatumGetInt32(heap_getattr(oldtup, SPI_fnumber(desc, "concurrency"), desc, &isnull));
-	d = heap_getattr(oldtup, SPI_fnumber(desc, "capacity"), desc, &isnull);
+	old.enabled = DatumGetBool(heap_getattr(oldtup, mojob_column(desc, "resource", "enabled", BOOLOID), desc, &isnull));
+	old.concurrency = DatumGetInt32(heap_getattr(oldtup, mojob_column(desc, "resource", "concurrency", INT4OID), desc, &isnull));
+	d = heap_getattr(oldtup, mojob_column(desc, "resource", "capacity", NUMERICOID), desc, &isnull);
 	old.capacity = isnull ? NULL : DatumGetNumeric(d);
 
 	new.id = old.id;
-	new.name = TextDatumGetCString(heap_getattr(td->tg_newtuple, SPI_fnumber(desc, "name"), desc, &isnull));
-	new.enabled = DatumGetBool(heap_getattr(td->tg_newtuple, SPI_fnumber(desc, "enabled"), desc, &isnull));
-	new.concurrency = DatumGetInt32(heap_getattr(td->tg_newtuple, SPI_fnumber(desc, "concurrency"), desc, &isnull));
+	new.name = TextDatumGetCString(heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "name", TEXTOID), desc, &isnull));
+	new.enabled = DatumGetBool(heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "enabled", BOOLOID), desc, &isnull));
+	new.concurrency = DatumGetInt32(heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "concurrency", INT4OID), desc, &isnull));
 	if (isnull)
 		return PointerGetDatum(td->tg_newtuple);	/* NOT NULL refuses it */
-	d = heap_getattr(td->tg_newtuple, SPI_fnumber(desc, "capacity"), desc, &isnull);
+	d = heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "capacity", NUMERICOID), desc, &isnull);
 	new.capacity = isnull ? NULL : DatumGetNumeric(d);
 
-	if (new.id != DatumGetInt64(heap_getattr(td->tg_newtuple, SPI_fnumber(desc, "id"), desc, &isnull)))
+	if (new.id != DatumGetInt64(heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "id", INT8OID), desc, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
 				 errmsg("the id of resource \"%s\" cannot change", old.name),

@@ -16,11 +16,13 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -158,6 +160,21 @@ get_state(const Row *r, AttrNumber att)
  * a query per job would cost more than the rest of the check), as the
  * statement's snapshot sees it.
  */
+static Datum
+setting(TupleTableSlot *slot, AttrNumber att, const char *column)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("mojob.settings.%s is null", column),
+				 errdetail("mojob needs a value for each setting."),
+				 errhint("Set it: UPDATE mojob.settings SET %s = ...;", column)));
+	return d;
+}
+
 static void
 read_new_job_settings(MojobNewJobSettings *s)
 {
@@ -167,24 +184,32 @@ read_new_job_settings(MojobNewJobSettings *s)
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	int			rows = 0;
+	AttrNumber	att_default_state,
+				att_default_pre_roll,
+				att_default_post_roll,
+				att_job_code_pattern,
+				att_lock_timeout;
 
 	rel = table_open(relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
+	att_default_state = mojob_column(desc, "settings", "default_state", mojob_catalog()->state_type);
+	att_default_pre_roll = mojob_column(desc, "settings", "default_pre_roll", INTERVALOID);
+	att_default_post_roll = mojob_column(desc, "settings", "default_post_roll", INTERVALOID);
+	att_job_code_pattern = mojob_column(desc, "settings", "job_code_pattern", TEXTOID);
+	att_lock_timeout = mojob_column(desc, "settings", "lock_timeout", INTERVALOID);
 	slot = table_slot_create(rel, NULL);
 	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		bool		isnull;
-
 		if (++rows > 1)
 			break;
-		s->default_state = mojob_state_from_oid(DatumGetObjectId(slot_getattr(slot, SPI_fnumber(desc, "default_state"), &isnull)));
-		s->default_pre_roll = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "default_pre_roll"), &isnull),
+		s->default_state = mojob_state_from_oid(DatumGetObjectId(setting(slot, att_default_state, "default_state")));
+		s->default_pre_roll = datumCopy(setting(slot, att_default_pre_roll, "default_pre_roll"),
 										false, sizeof(Interval));
-		s->default_post_roll = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "default_post_roll"), &isnull),
+		s->default_post_roll = datumCopy(setting(slot, att_default_post_roll, "default_post_roll"),
 										 false, sizeof(Interval));
-		s->code_pattern = TextDatumGetCString(slot_getattr(slot, SPI_fnumber(desc, "job_code_pattern"), &isnull));
-		s->lock_timeout = datumCopy(slot_getattr(slot, SPI_fnumber(desc, "lock_timeout"), &isnull),
+		s->code_pattern = TextDatumGetCString(setting(slot, att_job_code_pattern, "job_code_pattern"));
+		s->lock_timeout = datumCopy(setting(slot, att_lock_timeout, "lock_timeout"),
 									false, sizeof(Interval));
 	}
 	table_endscan(scan);
@@ -517,7 +542,8 @@ mojob_refuse_locked(const char *code, const char *holder, TimestampTz until)
 			 errmsg("job %s is locked by %s", code, holder),
 			 errdetail("%s holds its edit lock until %s; %s may not change it meanwhile.",
 					   holder, mojob_timestamp_text(until), actor),
-			 errhint("Wait for %s to unlock it, or take the lock over with mojob.lock_job(job, force => true).",
+			 errhint("Wait for %s to unlock it; a user who may edit the job can take the lock over with "
+					 "mojob.lock_job(job, force => true). Starting and stopping a job need no lock.",
 					 holder)));
 }
 
@@ -562,6 +588,33 @@ check_edit_lock(const Row *o, const Row *nw, const MojobJobAttrs *a,
 			return;
 	}
 	mojob_refuse_locked(get_text(o, a->code), holder, get_time(o, a->locked_until));
+}
+
+/*
+ * Is the change a start (confirmed -> running) or a stop (running ->
+ * completed) and nothing else?  What the guard itself writes (the times of
+ * a manual start or stop, version, updated_at) is not the user's change.
+ */
+static bool
+is_start_or_stop(const Row *o, const Row *nw, const MojobJobAttrs *a,
+				 MojobState from, MojobState to)
+{
+	TupleDesc	desc = o->desc;
+
+	if (!((from == MJ_CONFIRMED && to == MJ_RUNNING) ||
+		  (from == MJ_RUNNING && to == MJ_COMPLETED)))
+		return false;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+		if (attr->attisdropped || attr->attnum == a->state ||
+			attr->attnum == a->version || attr->attnum == a->updated_at)
+			continue;
+		if (!col_unchanged(o, nw, attr->attnum))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -639,8 +692,13 @@ guard_update(TriggerData *td, const MojobJobAttrs *a)
 	old_post = get_time(&or, a->post_roll_end);
 	code = get_text(&or, a->code);
 	job_id = DatumGetInt64(get_col(&or, a->id, &isnull));
-	/* A restore adding the nodes of a locked job leaves its lock as dumped. */
-	if (!(mojob_touch.active && mojob_touch.job_id == job_id && mojob_touch.restore))
+	/*
+	 * A restore adding the nodes of a locked job leaves its lock as dumped.
+	 * Starting and stopping a job are not edits: a live show must always be
+	 * startable and stoppable, whoever holds its edit lock.
+	 */
+	if (!(mojob_touch.active && mojob_touch.job_id == job_id && mojob_touch.restore) &&
+		!is_start_or_stop(&or, &nr, a, from, to))
 		check_edit_lock(&or, &nr, a, now, from == to);
 	if ((!col_unchanged(&or, &nr, a->locked_by) || !col_unchanged(&or, &nr, a->locked_until)) &&
 		!mojob_is_privileged(RelationGetRelid(rel)))
@@ -881,6 +939,246 @@ guard_delete(TriggerData *td, const MojobJobAttrs *a)
 	return td->tg_trigtuple;
 }
 
+/* ---------------------------------------------------------------------
+ * The row as finally written
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * A row a guard (this file's, or the node guard) approved while a BEFORE
+ * ROW trigger of the site's fires after it (its name sorts after the
+ * guard's: "zz_site", "zzz", "überprüfung"): what that trigger does to the
+ * row, the guard never saw.  mojob.guard_recheck(), AFTER ROW, compares
+ * the row as written with the one approved; what is left unmatched at the
+ * end of the statement was skipped or given another id.  Either is
+ * refused.  Without such a trigger nothing is kept, and the AFTER trigger
+ * is not even queued (its WHEN asks mojob.guard_pending()).
+ */
+typedef struct Approved
+{
+	Oid			relid;
+	int64		id;
+	HeapTuple	tuple;			/* as the guard returned it */
+	CommandId	cid;			/* the command it was approved in */
+	SubTransactionId subid;
+} Approved;
+
+static Approved *approved = NULL;
+static int	napproved = 0;
+static int	maxapproved = 0;
+
+/* The names of the enabled BEFORE ROW triggers of this event that fire after td's, or NULL. */
+static char *
+later_triggers(TriggerData *td)
+{
+	TriggerDesc *trigdesc = td->tg_relation->trigdesc;
+	int16		event = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? TRIGGER_TYPE_INSERT : TRIGGER_TYPE_UPDATE;
+	StringInfoData names;
+
+	if (trigdesc == NULL)
+		return NULL;
+	names.data = NULL;
+	for (int i = 0; i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &trigdesc->triggers[i];
+		bool		fires;
+
+		if (!TRIGGER_TYPE_MATCHES(t->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_BEFORE, event) ||
+			strcmp(t->tgname, td->tg_trigger->tgname) <= 0)
+			continue;
+		if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+			fires = t->tgenabled == TRIGGER_FIRES_ON_REPLICA || t->tgenabled == TRIGGER_FIRES_ALWAYS;
+		else
+			fires = t->tgenabled == TRIGGER_FIRES_ON_ORIGIN || t->tgenabled == TRIGGER_FIRES_ALWAYS;
+		if (!fires)
+			continue;
+		if (names.data == NULL)
+			initStringInfo(&names);
+		else
+			appendStringInfoString(&names, ", ");
+		appendStringInfoString(&names, quote_identifier(t->tgname));
+	}
+	return names.data;
+}
+
+/*
+ * The guard fired by td approved tuple (whose id is column idatt): keep it
+ * if a trigger of the site's may still change it.
+ */
+void
+mojob_guard_approved(TriggerData *td, HeapTuple tuple, AttrNumber idatt)
+{
+	MemoryContext old;
+	bool		isnull;
+	Approved   *a;
+	char	   *later = later_triggers(td);
+
+	if (later == NULL)
+		return;
+	pfree(later);
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	if (napproved == maxapproved)
+	{
+		maxapproved = maxapproved == 0 ? 16 : maxapproved * 2;
+		approved = approved == NULL
+			? palloc(sizeof(Approved) * maxapproved)
+			: repalloc_huge(approved, sizeof(Approved) * maxapproved);
+	}
+	a = &approved[napproved++];
+	a->relid = RelationGetRelid(td->tg_relation);
+	a->id = DatumGetInt64(heap_getattr(tuple, idatt, RelationGetDescr(td->tg_relation), &isnull));
+	a->tuple = heap_copytuple(tuple);
+	a->cid = GetCurrentCommandId(true);	/* used: a statement after this gets a later one */
+	a->subid = GetCurrentSubTransactionId();
+	MemoryContextSwitchTo(old);
+}
+
+/* mojob.guard_pending(): is any approved row still to be compared? */
+PG_FUNCTION_INFO_V1(mojob_guard_pending);
+Datum
+mojob_guard_pending(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(napproved > 0);
+}
+
+static void
+forget_approved(int i)
+{
+	heap_freetuple(approved[i].tuple);
+	memmove(&approved[i], &approved[i + 1], sizeof(Approved) * (napproved - i - 1));
+	napproved--;
+}
+
+static const char *
+guarded_name(Oid relid)
+{
+	return relid == mojob_catalog()->node_rel ? "node" : "job";
+}
+
+static const char *
+guard_name(Oid relid)
+{
+	return relid == mojob_catalog()->node_rel ? "zz_mojob_node_guard" : "zz_mojob_guard";
+}
+
+/*
+ * Trigger mojob_guard_recheck: AFTER INSERT OR UPDATE ON mojob.job and
+ * mojob.job_resource FOR EACH ROW WHEN (mojob.guard_pending()).
+ */
+PG_FUNCTION_INFO_V1(mojob_guard_recheck);
+Datum
+mojob_guard_recheck(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	written;
+	AttrNumber	idatt;
+	Oid			relid;
+	int64		id;
+	bool		isnull;
+	const MojobCatalog *c;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mojob_guard_recheck must be fired AFTER INSERT OR UPDATE ... FOR EACH ROW")));
+	c = mojob_catalog();
+	rel = td->tg_relation;
+	relid = RelationGetRelid(rel);
+	if (relid != c->node_rel)
+		mojob_check_trigger_table(rel, c->job_rel, "mojob.guard_recheck()");
+	desc = RelationGetDescr(rel);
+	idatt = relid == c->node_rel ? mojob_node_attrs(rel)->id : mojob_job_attrs(rel)->id;
+	written = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	id = DatumGetInt64(heap_getattr(written, idatt, desc, &isnull));
+
+	for (int i = napproved - 1; i >= 0; i--)
+	{
+		Approved   *a = &approved[i];
+
+		if (a->relid != relid || a->id != id)
+			continue;
+		for (int k = 0; k < desc->natts; k++)
+		{
+			Form_pg_attribute attr = TupleDescAttr(desc, k);
+			bool		n1,
+						n2;
+			Datum		v1,
+						v2;
+
+			/* A stored generated column is computed after the BEFORE triggers. */
+			if (attr->attisdropped || attr->attgenerated != '\0')
+				continue;
+			v1 = heap_getattr(a->tuple, k + 1, desc, &n1);
+			v2 = heap_getattr(written, k + 1, desc, &n2);
+			if (n1 == n2 && (n1 || datum_image_eq(v1, v2, attr->attbyval, attr->attlen)))
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+					 errmsg("%s " INT64_FORMAT " was changed after %s judged it",
+							guarded_name(relid), id, guard_name(relid)),
+					 errdetail("Column %s of mojob.%s is not what the guard approved; a BEFORE trigger that fires after the guard changed it.",
+							   quote_identifier(NameStr(attr->attname)), RelationGetRelationName(rel)),
+					 errhint("Give the trigger a name that sorts before \"%s\" (triggers fire in name order): the guard then judges its change.",
+							 guard_name(relid))));
+		}
+		forget_approved(i);
+		break;
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * At the end of a statement whose command is cid (or of the transaction,
+ * with cid 0): an approved row not matched by what was written was skipped
+ * by a later trigger, or given another id.
+ */
+void
+mojob_guard_check_written(CommandId cid)
+{
+	for (int i = napproved - 1; i >= 0; i--)
+	{
+		Approved   *a = &approved[i];
+
+		if (a->cid < cid)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 errmsg("%s " INT64_FORMAT " was not written as %s approved it",
+						guarded_name(a->relid), a->id, guard_name(a->relid)),
+				 errdetail("A BEFORE trigger that fires after the guard skipped the row, or changed its id."),
+				 errhint("Give the trigger a name that sorts before \"%s\" (triggers fire in name order): the guard then judges the row it leaves.",
+						 guard_name(a->relid))));
+	}
+}
+
+bool
+mojob_guard_any_approved(void)
+{
+	return napproved > 0;
+}
+
+/* Forget the approvals of an aborted subtransaction (and those inside it). */
+void
+mojob_guard_subxact_abort(SubTransactionId subid)
+{
+	while (napproved > 0 && approved[napproved - 1].subid >= subid)
+		napproved--;			/* the memory goes with the transaction's */
+}
+
+/* At the end of a transaction: its memory, and the list with it, is gone. */
+void
+mojob_guard_xact_end(void)
+{
+	approved = NULL;
+	napproved = 0;
+	maxapproved = 0;
+}
+
 /*
  * Trigger zz_mojob_guard: BEFORE INSERT OR UPDATE OR DELETE ON mojob.job
  * FOR EACH ROW.
@@ -900,10 +1198,13 @@ mojob_job_guard(PG_FUNCTION_ARGS)
 	mojob_check_trigger_table(td->tg_relation, mojob_catalog()->job_rel, "mojob.job_guard()");
 
 	a = mojob_job_attrs(td->tg_relation);
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
-		return PointerGetDatum(guard_insert(td, a));
-	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-		return PointerGetDatum(guard_update(td, a));
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		HeapTuple	row = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? guard_insert(td, a) : guard_update(td, a);
+
+		mojob_guard_approved(td, row, a->id);
+		return PointerGetDatum(row);
+	}
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 		return PointerGetDatum(guard_delete(td, a));
 	ereport(ERROR,

@@ -166,7 +166,7 @@ events_direct(Relation rel, AttrNumber *attnums)
 		return false;
 	for (int i = 0; i < (int) EVENT_NCOLS; i++)
 	{
-		attnums[i] = SPI_fnumber(desc, event_columns[i]);
+		attnums[i] = mojob_column_find(desc, event_columns[i]);
 		if (attnums[i] <= 0)
 			return false;
 		/* NOT NULL as mojob made them: every column but reason. */

@@ -229,7 +229,8 @@ transition(FunctionCallInfo fcinfo, const char *action, MojobState target, const
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	Datum		result;
-	int			ret;
+	volatile int ret;
+	MojobContext saved;
 
 	args[0] = Int64GetDatum(job);
 	args[1] = mojob_state_datum(target);
@@ -239,6 +240,8 @@ transition(FunctionCallInfo fcinfo, const char *action, MojobState target, const
 		nulls[2] = 'n';
 
 	mojob_spi_connect();
+	/* A user's call, even from a trigger inside another statement of mojob's. */
+	saved = mojob_context_enter();
 	mojob_request.active = true;
 	mojob_request.job_id = job;
 	mojob_request.action = action;
@@ -251,7 +254,7 @@ transition(FunctionCallInfo fcinfo, const char *action, MojobState target, const
 	}
 	PG_FINALLY();
 	{
-		mojob_request.active = false;
+		mojob_context_leave(&saved);
 	}
 	PG_END_TRY();
 	if (ret != SPI_OK_UPDATE_RETURNING)
@@ -454,7 +457,8 @@ mojob_advance_due(TimestampTz at, int limit, ArrayType *exclude, ArrayType *only
 	Oid			argtypes[4] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
-	int64		made;
+	volatile int64 made = 0;
+	MojobContext saved;
 
 	args[0] = TimestampTzGetDatum(at);
 	args[1] = Int32GetDatum(limit);
@@ -464,6 +468,7 @@ mojob_advance_due(TimestampTz at, int limit, ArrayType *exclude, ArrayType *only
 		nulls[3] = 'n';
 
 	mojob_spi_connect();
+	saved = mojob_context_enter();
 	mojob_clock.active = true;
 	mojob_clock.at = at;
 	mojob_clock.transitions = 0;
@@ -476,13 +481,13 @@ mojob_advance_due(TimestampTz at, int limit, ArrayType *exclude, ArrayType *only
 
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "advancing mojob.job failed: %s", SPI_result_code_string(ret));
+		made = mojob_clock.transitions;
 	}
 	PG_FINALLY();
 	{
-		mojob_clock.active = false;
+		mojob_context_leave(&saved);
 	}
 	PG_END_TRY();
-	made = mojob_clock.transitions;
 	mojob_spi_finish();
 	return made;
 }

@@ -17,6 +17,7 @@
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -92,6 +93,7 @@ xact_reset(bool committed)
 	mojob_clock.active = false;
 	mojob_touch.active = false;
 	mojob_job_is_new_reset();
+	mojob_guard_xact_end();
 }
 
 static void
@@ -101,6 +103,9 @@ xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
+			/* Rows approved but never written (a COPY's, say). */
+			if (mojob_guard_any_approved())
+				mojob_guard_check_written(0);
 			if (mojob_history_pending() || mojob_confirm_check_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
@@ -129,6 +134,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		mojob_history_subxact_abort(mySubid);
+		mojob_guard_subxact_abort(mySubid);
 		mojob_confirm_check_reset(mySubid);
 		mojob_spi_unwind(mySubid);
 	}
@@ -273,18 +279,50 @@ mojob_state_datum(MojobState state)
 	return ObjectIdGetDatum(mojob_catalog()->state_oid[state]);
 }
 
-static AttrNumber
-attnum_of(TupleDesc desc, const char *name)
+/* Where column "column" is in desc (not dropped), or InvalidAttrNumber. */
+AttrNumber
+mojob_column_find(TupleDesc desc, const char *column)
 {
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0)
 			return att->attnum;
 	}
-	elog(ERROR, "mojob has no column \"%s\"", name);
-	pg_unreachable();
+	return InvalidAttrNumber;
+}
+
+/*
+ * The column of mojob's table "table" (its descriptor desc) named column,
+ * of type type (or a domain over it; InvalidOid: any type).  Every lookup
+ * of a column by name goes through here: an owner who renamed, dropped or
+ * retyped a column mojob relies on gets an error naming it, never a read
+ * of a column that is not there.
+ */
+AttrNumber
+mojob_column(TupleDesc desc, const char *table, const char *column, Oid type)
+{
+	AttrNumber	att = mojob_column_find(desc, column);
+	Oid			found;
+
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of mojob.%s does not exist", column, table),
+				 errdetail("mojob reads and writes that column of its table; it was renamed or dropped."),
+				 errhint("Give it back its name and type (ALTER TABLE mojob.%s RENAME COLUMN ... TO %s), "
+						 "or re-create the extension from a dump.", table, column)));
+	found = TupleDescAttr(desc, att - 1)->atttypid;
+	if (OidIsValid(type) && found != type && getBaseType(found) != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of mojob.%s has type %s, not %s", column, table,
+						format_type_be(found), format_type_be(type)),
+				 errdetail("mojob reads and writes that column as %s.", format_type_be(type)),
+				 errhint("Give it back its type: ALTER TABLE mojob.%s ALTER COLUMN %s TYPE %s.",
+						 table, column, format_type_be(type))));
+	return att;
 }
 
 /* Column numbers of mojob.job, cached until the table changes. */
@@ -295,27 +333,27 @@ mojob_job_attrs(Relation rel)
 	{
 		TupleDesc	d = RelationGetDescr(rel);
 
-		job_attrs.id = attnum_of(d, "id");
-		job_attrs.code = attnum_of(d, "code");
-		job_attrs.name = attnum_of(d, "name");
-		job_attrs.description = attnum_of(d, "description");
-		job_attrs.priority = attnum_of(d, "priority");
-		job_attrs.state = attnum_of(d, "state");
-		job_attrs.pre_roll_start = attnum_of(d, "pre_roll_start");
-		job_attrs.start_at = attnum_of(d, "start_at");
-		job_attrs.end_at = attnum_of(d, "end_at");
-		job_attrs.post_roll_end = attnum_of(d, "post_roll_end");
-		job_attrs.canceled_at = attnum_of(d, "canceled_at");
-		job_attrs.cancel_reason = attnum_of(d, "cancel_reason");
-		job_attrs.owner = attnum_of(d, "owner");
-		job_attrs.properties = attnum_of(d, "properties");
-		job_attrs.version = attnum_of(d, "version");
-		job_attrs.created_at = attnum_of(d, "created_at");
-		job_attrs.created_by = attnum_of(d, "created_by");
-		job_attrs.updated_at = attnum_of(d, "updated_at");
-		job_attrs.locked_by = attnum_of(d, "locked_by");
-		job_attrs.locked_until = attnum_of(d, "locked_until");
-		job_attrs.recurrence_id = attnum_of(d, "recurrence_id");
+		job_attrs.id = mojob_column(d, "job", "id", INT8OID);
+		job_attrs.code = mojob_column(d, "job", "code", TEXTOID);
+		job_attrs.name = mojob_column(d, "job", "name", TEXTOID);
+		job_attrs.description = mojob_column(d, "job", "description", TEXTOID);
+		job_attrs.priority = mojob_column(d, "job", "priority", mojob_catalog()->priority_type);
+		job_attrs.state = mojob_column(d, "job", "state", mojob_catalog()->state_type);
+		job_attrs.pre_roll_start = mojob_column(d, "job", "pre_roll_start", TIMESTAMPTZOID);
+		job_attrs.start_at = mojob_column(d, "job", "start_at", TIMESTAMPTZOID);
+		job_attrs.end_at = mojob_column(d, "job", "end_at", TIMESTAMPTZOID);
+		job_attrs.post_roll_end = mojob_column(d, "job", "post_roll_end", TIMESTAMPTZOID);
+		job_attrs.canceled_at = mojob_column(d, "job", "canceled_at", TIMESTAMPTZOID);
+		job_attrs.cancel_reason = mojob_column(d, "job", "cancel_reason", TEXTOID);
+		job_attrs.owner = mojob_column(d, "job", "owner", TEXTOID);
+		job_attrs.properties = mojob_column(d, "job", "properties", JSONBOID);
+		job_attrs.version = mojob_column(d, "job", "version", INT8OID);
+		job_attrs.created_at = mojob_column(d, "job", "created_at", TIMESTAMPTZOID);
+		job_attrs.created_by = mojob_column(d, "job", "created_by", TEXTOID);
+		job_attrs.updated_at = mojob_column(d, "job", "updated_at", TIMESTAMPTZOID);
+		job_attrs.locked_by = mojob_column(d, "job", "locked_by", TEXTOID);
+		job_attrs.locked_until = mojob_column(d, "job", "locked_until", TIMESTAMPTZOID);
+		job_attrs.recurrence_id = mojob_column(d, "job", "recurrence_id", INT8OID);
 		job_attrs_rel = RelationGetRelid(rel);
 	}
 	return &job_attrs;
@@ -329,17 +367,37 @@ mojob_node_attrs(Relation rel)
 	{
 		TupleDesc	d = RelationGetDescr(rel);
 
-		node_attrs.id = attnum_of(d, "id");
-		node_attrs.job_id = attnum_of(d, "job_id");
-		node_attrs.resource_id = attnum_of(d, "resource_id");
-		node_attrs.pool_id = attnum_of(d, "pool_id");
-		node_attrs.amount = attnum_of(d, "amount");
-		node_attrs.required_capabilities = attnum_of(d, "required_capabilities");
-		node_attrs.held_from = attnum_of(d, "held_from");
-		node_attrs.held_until = attnum_of(d, "held_until");
+		node_attrs.id = mojob_column(d, "job_resource", "id", INT8OID);
+		node_attrs.job_id = mojob_column(d, "job_resource", "job_id", INT8OID);
+		node_attrs.resource_id = mojob_column(d, "job_resource", "resource_id", INT8OID);
+		node_attrs.pool_id = mojob_column(d, "job_resource", "pool_id", INT8OID);
+		node_attrs.amount = mojob_column(d, "job_resource", "amount", NUMERICOID);
+		node_attrs.required_capabilities = mojob_column(d, "job_resource", "required_capabilities", TEXTARRAYOID);
+		node_attrs.held_from = mojob_column(d, "job_resource", "held_from", TIMESTAMPTZOID);
+		node_attrs.held_until = mojob_column(d, "job_resource", "held_until", TIMESTAMPTZOID);
 		node_attrs_rel = RelationGetRelid(rel);
 	}
 	return &node_attrs;
+}
+
+/*
+ * Refuse text that is not valid in the database encoding (22021) before
+ * mojob stores it: text that did not come through a type's input function
+ * (a setting given at connection start, for one) is not checked by
+ * anything else, and a row holding it would not restore from a dump.
+ * Control characters are valid text, and pass.
+ */
+void
+mojob_check_text(const char *s, const char *what)
+{
+	int			len = strlen(s);
+
+	if (!pg_verifymbstr(s, len, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("%s is not valid text in encoding \"%s\"", what, GetDatabaseEncodingName()),
+				 errdetail("Its value has a byte sequence that is invalid in the database encoding."),
+				 errhint("Set %s to valid text (SET %s = '...').", what, what)));
 }
 
 /*
@@ -353,7 +411,10 @@ mojob_actor(void)
 	static char session_name[NAMEDATALEN];
 
 	if (mojob_actor_setting != NULL && mojob_actor_setting[0] != '\0')
+	{
+		mojob_check_text(mojob_actor_setting, "mojob.actor");
 		return mojob_actor_setting;
+	}
 	if (GetSessionUserId() != session_user)
 	{
 		char	   *name = GetUserNameFromId(GetSessionUserId(), false);
@@ -493,6 +554,30 @@ mojob_check_trigger_table(Relation rel, Oid relid, const char *fname)
 			 errhint("mojob attaches its triggers itself; drop this trigger.")));
 }
 
+/* Save the contexts of mojob's calls and clear them (see mojob.h). */
+MojobContext
+mojob_context_enter(void)
+{
+	MojobContext saved;
+
+	saved.request = mojob_request;
+	saved.clock = mojob_clock;
+	saved.touch = mojob_touch;
+	mojob_request.active = false;
+	mojob_clock.active = false;
+	mojob_touch.active = false;
+	return saved;
+}
+
+/* Put back the contexts saved by mojob_context_enter. */
+void
+mojob_context_leave(const MojobContext *saved)
+{
+	mojob_request = saved->request;
+	mojob_clock = saved->clock;
+	mojob_touch = saved->touch;
+}
+
 /* Has an application named the acting user (mojob.actor)? */
 bool
 mojob_actor_is_set(void)
@@ -511,6 +596,10 @@ mojob_executor_finish(QueryDesc *queryDesc)
 		prev_executor_finish(queryDesc);
 	else
 		standard_ExecutorFinish(queryDesc);
+	/* Its rows' AFTER triggers have fired: each approved row was matched. */
+	if (mojob_guard_any_approved() && queryDesc->estate != NULL &&
+		(queryDesc->operation != CMD_SELECT || queryDesc->plannedstmt->hasModifyingCTE))
+		mojob_guard_check_written(queryDesc->estate->es_output_cid);
 	if (mojob_history_pending() || mojob_confirm_check_pending())
 	{
 		mojob_confirm_check_flush();

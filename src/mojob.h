@@ -13,6 +13,7 @@
 
 #include "access/htup.h"
 #include "access/skey.h"
+#include "commands/trigger.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "utils/relcache.h"
@@ -156,6 +157,10 @@ typedef struct MojobJobAttrs
 
 extern const MojobJobAttrs *mojob_job_attrs(Relation rel);
 
+/* Columns of mojob's tables by name, checked (mojob.c): every lookup goes through these. */
+extern AttrNumber mojob_column_find(TupleDesc desc, const char *column);
+extern AttrNumber mojob_column(TupleDesc desc, const char *table, const char *column, Oid type);
+
 /* Column numbers of mojob.job_resource, looked up by name. */
 typedef struct MojobNodeAttrs
 {
@@ -209,6 +214,7 @@ extern void mojob_insert_end(MojobInserter *ins);
  * ---------------------------------------------------------------------
  */
 extern const char *mojob_actor(void);
+extern void mojob_check_text(const char *s, const char *what);
 extern bool mojob_actor_is_set(void);
 extern void mojob_check_trigger_table(Relation rel, Oid relid, const char *fname);
 extern bool mojob_is_privileged(Oid relid);
@@ -272,7 +278,31 @@ typedef struct MojobTouch
 
 extern MojobTouch mojob_touch;
 
+/*
+ * The three contexts together.  A call that sets one saves them all and
+ * clears them (mojob_context_enter), and puts back what it saved on the
+ * way out, error or not (mojob_context_leave): a call nested inside
+ * another's statement (a site's trigger calling mojob.reserve() while a
+ * transition is being made) neither sees the outer context nor clears it.
+ */
+typedef struct MojobContext
+{
+	MojobRequest request;
+	MojobClock	clock;
+	MojobTouch	touch;
+} MojobContext;
+
+extern MojobContext mojob_context_enter(void);
+extern void mojob_context_leave(const MojobContext *saved);
+
 extern void mojob_refuse_locked(const char *code, const char *holder, TimestampTz until);
+
+/* Rows approved while a site's trigger fires after the guard (guard.c). */
+extern void mojob_guard_approved(TriggerData *td, HeapTuple tuple, AttrNumber idatt);
+extern void mojob_guard_check_written(CommandId cid);
+extern bool mojob_guard_any_approved(void);
+extern void mojob_guard_subxact_abort(SubTransactionId subid);
+extern void mojob_guard_xact_end(void);
 
 /* Jobs created by the current transaction (guard.c). */
 extern void mojob_job_is_new_note(int64 job_id);

@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -168,7 +169,8 @@ touch_job(int64 job_id, bool restore)
 	Datum		args[1] = {Int64GetDatum(job_id)};
 	MemoryContext caller = CurrentMemoryContext;
 	JobHead		j = {0};
-	int			ret;
+	volatile int ret;
+	MojobContext saved;
 
 	if (mojob_job_is_new(job_id))
 	{
@@ -205,6 +207,7 @@ touch_job(int64 job_id, bool restore)
 	 * changes the node, never with the owner's.
 	 */
 	mojob_spi_connect();
+	saved = mojob_context_enter();
 	mojob_touch.active = true;
 	mojob_touch.job_id = job_id;
 	mojob_touch.restore = restore;
@@ -214,7 +217,7 @@ touch_job(int64 job_id, bool restore)
 	}
 	PG_FINALLY();
 	{
-		mojob_touch.active = false;
+		mojob_context_leave(&saved);
 	}
 	PG_END_TRY();
 	if (ret != SPI_OK_UPDATE_RETURNING)
@@ -625,12 +628,21 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 		 * may add nodes as they are, as it may add jobs; inside mojob's own
 		 * functions the rules hold for everyone.
 		 */
+		HeapTuple	row;
+
 		privileged = !mojob_in_function() &&
 			mojob_is_privileged(RelationGetRelid(td->tg_relation));
-		return PointerGetDatum(node_insert(td, privileged));
+		row = node_insert(td, privileged);
+		mojob_guard_approved(td, row, mojob_node_attrs(td->tg_relation)->id);
+		return PointerGetDatum(row);
 	}
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-		return PointerGetDatum(node_update(td));
+	{
+		HeapTuple	row = node_update(td);
+
+		mojob_guard_approved(td, row, mojob_node_attrs(td->tg_relation)->id);
+		return PointerGetDatum(row);
+	}
 	return PointerGetDatum(node_delete(td));
 }
 
@@ -709,7 +721,7 @@ trigger_is_mojobs(const Trigger *t, const MojobNodeAttrs *a)
 	if (t->tgenabled != TRIGGER_FIRES_ON_ORIGIN && t->tgenabled != TRIGGER_FIRES_ALWAYS)
 		return false;
 	if (!t->tgisinternal)
-		return strcmp(t->tgname, "zz_mojob_node_guard") == 0;
+		return strcmp(t->tgname, "zz_mojob_node_guard") == 0 || strcmp(t->tgname, "mojob_guard_recheck") == 0;
 	if (RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_FK)
 		return false;
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(t->tgconstraint));
@@ -790,6 +802,20 @@ node_direct_prepare(Relation rel)
 			if (TupleDescAttr(desc, i)->attisdropped || att == a->job_id || att == a->resource_id)
 				continue;
 			def = build_column_default(rel, att);
+			/*
+			 * No default: NULL, which the planner coerces to the column's
+			 * domain (expand_insert_targetlist), so that a domain's NOT NULL
+			 * or CHECK refuses it as in the INSERT.
+			 */
+			if (def == NULL && get_typtype(TupleDescAttr(desc, i)->atttypid) == TYPTYPE_DOMAIN)
+			{
+				Form_pg_attribute attr = TupleDescAttr(desc, i);
+
+				def = coerce_to_domain((Node *) makeConst(attr->atttypid, -1, attr->attcollation,
+														  attr->attlen, (Datum) 0, true, attr->attbyval),
+									   InvalidOid, -1, attr->atttypid,
+									   COERCION_IMPLICIT, COERCE_IMPLICIT_CAST, -1, false);
+			}
 			if (def == NULL)
 				continue;
 			/* The foreign key on pool_id is not checked: it must stay NULL. */

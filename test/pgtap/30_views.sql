@@ -255,14 +255,15 @@ $$;
 SELECT is_empty($$ SELECT * FROM pg_temp.flags_vs_calls() $$,
     'on every job of the board, each action flag is true exactly when the call succeeds now');
 
--- Another user's lock: nothing is allowed; the holder keeps every action.
+-- Another user's lock: nothing is allowed but starting and stopping (1.1);
+-- the holder keeps every action.
 SET mojob.actor = 'alice';
 DO $$ BEGIN PERFORM mojob.lock_job(pg_temp.j('up-draft')); PERFORM mojob.lock_job(pg_temp.j('up-conf')); END $$;
 SET mojob.actor = 'bob';
 SELECT is(pg_temp.flags('up-draft'), '',
     'every flag is false on a draft while another user holds its lock');
-SELECT is(pg_temp.flags('up-conf'), '',
-    'every flag is false on a confirmed job while another user holds its lock');
+SELECT is(pg_temp.flags('up-conf'), 'start',
+    'every flag but can_start is false on a confirmed job while another user holds its lock');
 SELECT is_empty($$ SELECT * FROM pg_temp.flags_vs_calls() $$,
     'with the locks held by another user, each flag is still true exactly when the call succeeds');
 SET mojob.actor = 'alice';

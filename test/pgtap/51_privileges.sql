@@ -123,6 +123,7 @@ INSERT INTO reader_call VALUES
     ('action_states', $$mojob.action_states('edit')$$),
     ('action_open', $$mojob.action_open('edit', 'draft')$$),
     ('acting_user', 'mojob.acting_user()'),
+    ('guard_pending', 'mojob.guard_pending()'),
     ('state_graph', 'mojob.state_graph()'),
     ('xml_text', $$mojob.xml_text('a & b')$$);
 

@@ -370,7 +370,7 @@ INSERT INTO read_query VALUES
     ('helpers', format($q$SELECT pg_catalog.concat_ws(' | ', mojob.state_color('running'),
                               mojob.state_board('confirmed'), mojob.board_states('upcoming'), mojob.action_states('cancel'),
                               mojob.action_open('cancel', 'tentative'),
-                              mojob.acting_user(), mojob.xml_text('<a & "b">'),
+                              mojob.acting_user(), mojob.guard_pending(), mojob.xml_text('<a & "b">'),
                               mojob.time_desc(%L),
                               (SELECT pg_catalog.array_agg(g) FROM mojob.state_graph() g),
                               (SELECT pg_catalog.array_agg(x) FROM mojob.timeline_scale(pg_catalog.tstzrange(%L, %L), 72) x))$q$,
