@@ -105,7 +105,8 @@ INSERT INTO writer_call VALUES
     ('duplicate', format('mojob.duplicate(%s)', :d)),
     ('make_recurring', format($$mojob.make_recurring(%s, 'FREQ=DAILY;COUNT=2', 'UTC')$$, :d)),
     ('extend_recurrences', 'mojob.extend_recurrences()'),
-    ('cancel_recurrence', format('mojob.cancel_recurrence(%s)', :rec));
+    ('cancel_recurrence', format('mojob.cancel_recurrence(%s)', :rec)),
+    ('rebuild_bookings', 'mojob.rebuild_bookings()');
 CREATE TEMP TABLE reader_call (fn text PRIMARY KEY, call text);
 INSERT INTO reader_call VALUES
     ('free_resources', format('mojob.free_resources(tstzrange(%L, %L))', :'t1', :'t2')),
@@ -124,7 +125,8 @@ INSERT INTO reader_call VALUES
     ('action_open', $$mojob.action_open('edit', 'draft')$$),
     ('acting_user', 'mojob.acting_user()'),
     ('state_graph', 'mojob.state_graph()'),
-    ('xml_text', $$mojob.xml_text('a & b')$$);
+    ('xml_text', $$mojob.xml_text('a & b')$$),
+    ('verify', 'mojob.verify()');
 
 CREATE TEMP TABLE rel AS
 SELECT c.relname::text AS rel, c.relkind::text AS kind,
