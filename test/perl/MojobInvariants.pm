@@ -4,7 +4,8 @@
 # are found in the catalog, so a new table is covered).  Two tests per call.
 #
 #   use MojobInvariants;      # test/perl is on prove's -I (scripts/test.sh)
-#   MojobInvariants::check($node, 'postgres');
+#   MojobInvariants::check($node, 'postgres');   # one database
+#   MojobInvariants::check_all($node);           # each database that has mojob.verify()
 package MojobInvariants;
 
 use strict;
@@ -45,6 +46,25 @@ sub check
 	my @read = $err =~ /NOTICE:  read mojob\.(\w+)/g;
 	ok($ret == 0 && @read >= 11, "$db: every row of every mojob table reads back (" . scalar(@read) . ' tables)')
 	  or diag($err);
+	return;
+}
+
+# Check each database of the node where mojob (1.1 or later) is installed;
+# one more test: that there was at least one.
+sub check_all
+{
+	my ($node) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my @checked;
+
+	for my $db (split /\n/, $node->safe_psql('postgres',
+		q{SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname}))
+	{
+		next unless $node->safe_psql($db, q{SELECT to_regprocedure('mojob.verify()') IS NOT NULL}) eq 't';
+		check($node, $db);
+		push @checked, $db;
+	}
+	ok(@checked > 0, 'the invariants were checked in ' . join(', ', @checked));
 	return;
 }
 

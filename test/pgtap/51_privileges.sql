@@ -134,7 +134,7 @@ SELECT c.relname::text AS rel, c.relkind::text AS kind,
 FROM pg_class c WHERE c.relnamespace = 'mojob'::regnamespace AND c.relkind IN ('r', 'v', 'S');
 GRANT SELECT ON rel, writer_call, reader_call TO PUBLIC;
 
-SELECT plan(99 + 26
+SELECT plan(101 + 26
             + (SELECT count(*)::int FROM rel WHERE kind IN ('r', 'v'))
             + (SELECT count(*)::int FROM reader_call)
             + (SELECT count(*)::int FROM writer_call)
@@ -498,5 +498,6 @@ SELECT is_empty($$ SELECT p.oid::regprocedure FROM pg_proc p, aclexplode(coalesc
                      AND a.grantee = 0 AND a.privilege_type = 'EXECUTE' $$,
     'PUBLIC may not execute (attach) mojob''s trigger functions');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -23,7 +23,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(51);
+SELECT plan(53);
 
 \ir helpers/reservations.psql
 
@@ -244,5 +244,6 @@ SELECT isnt(obj_description('mojob.verify()'::regprocedure, 'pg_proc'), NULL, 'v
 SELECT isnt(obj_description('mojob.rebuild_bookings()'::regprocedure, 'pg_proc'), NULL, 'rebuild_bookings() has a comment');
 SELECT is(pg_temp.failing(), '', 'verify() is clean at the end');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;
