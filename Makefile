@@ -4,7 +4,8 @@ EXTENSION    = mojob
 EXTVERSION   = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" mojob.control)
 MODULE_big   = mojob
 OBJS         = src/mojob.o src/state_graph.o src/guard.o src/history.o \
-               src/jobs.o src/args.o src/job_code.o src/booking.o src/nodes.o src/scheduler.o src/recurrence.o
+               src/jobs.o src/args.o src/job_code.o src/booking.o src/nodes.o src/scheduler.o src/recurrence.o \
+               src/verify.o
 DATA         = $(wildcard sql/mojob--*.sql)
 SHLIB_LINK   = -lical
 

@@ -1,7 +1,7 @@
 -- The extension installs its objects, each with a comment.
 BEGIN;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(6);
+SELECT plan(8);
 
 SELECT has_schema('mojob', 'schema mojob exists');
 SELECT enum_has_labels('mojob', 'job_state',
@@ -29,5 +29,6 @@ SELECT is_empty($$
 
 SELECT is((SELECT count(*)::int FROM mojob.settings), 1, 'settings has one row');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(60);
+SELECT plan(62);
 
 \ir helpers/job_in.psql
 
@@ -254,5 +254,6 @@ SELECT id AS j FROM pg_temp.job_in('completed') \gset
 SELECT is((SELECT state FROM mojob.job WHERE id = :j), 'completed',
     'confirming a job whose end passed an hour ago leaves it completed');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

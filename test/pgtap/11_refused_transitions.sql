@@ -14,7 +14,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(56);
+SELECT plan(58);
 
 \ir helpers/job_in.psql
 
@@ -105,5 +105,6 @@ SELECT results_eq(
     format($$VALUES (%s::bigint, 'tentative', 'confirmed')$$, :j),
     'after the refused calls the history holds only the next transition made');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(60);
+SELECT plan(62);
 
 -- A role that owns nothing of mojob but may write its tables.
 CREATE ROLE mj_life_clerk;
@@ -270,5 +270,6 @@ ROLLBACK TO SAVEPOINT no_settings;
 SELECT lives_ok($$ SELECT mojob.create_job('settings back', now() + interval '1 day', now() + interval '1 day 1 hour') $$,
     'with the row back, jobs are created again');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

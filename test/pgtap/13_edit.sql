@@ -6,7 +6,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(74);
+SELECT plan(76);
 
 \ir helpers/job_in.psql
 
@@ -240,5 +240,6 @@ SELECT is((SELECT (pre_roll_start, post_roll_end)
           (now() + interval '3 days', now() + interval '3 days 2 hours'),
     'mojob.reschedule with rolls uses the rolls given');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

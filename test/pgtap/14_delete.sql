@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(18);
+SELECT plan(20);
 
 \ir helpers/job_in.psql
 
@@ -63,5 +63,6 @@ SELECT results_eq(
     $$VALUES ('draft', 'tentative'), ('tentative', 'canceled')$$,
     'the history of a canceled job deleted by mojob.delete_job is still there');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(46);
+SELECT plan(48);
 
 -- The history rows of a job, one line each.
 CREATE FUNCTION pg_temp.history(job bigint) RETURNS text
@@ -221,5 +221,6 @@ SELECT is((SELECT state FROM mojob.job WHERE id = :n1), 'running', 'the job due 
 SELECT is((SELECT state FROM mojob.job WHERE id = :n2), 'confirmed', 'the job due just after now is still confirmed');
 SELECT is(pg_typeof(mojob.advance())::text, 'integer', 'mojob.advance returns an integer');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(29);
+SELECT plan(31);
 
 SELECT session_user AS me \gset
 
@@ -216,5 +216,6 @@ SELECT throws_ok(format('SELECT mojob.confirm(%s)', :tm), '23514', NULL,
 ALTER TABLE mojob.job_event DROP CONSTRAINT site_cause,
     ADD CONSTRAINT job_event_cause_check CHECK (cause IN ('user', 'time'));
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -6,7 +6,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(64);
+SELECT plan(66);
 
 INSERT INTO mojob.resource (name) VALUES ('Camera 1') RETURNING id AS cam \gset
 SELECT id AS j FROM mojob.create_job('known', now() + interval '1 day', now() + interval '1 day 1 hour') \gset
@@ -159,5 +159,6 @@ SELECT is((SELECT (state, cancel_reason) FROM mojob.cancel(:c, NULL)),
           ('canceled'::mojob.job_state, NULL::text),
     'mojob.cancel accepts a NULL reason');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
-SELECT plan(21);
+SELECT plan(23);
 
 -- What is wrong with the error a query raises: '' when it follows the style.
 CREATE FUNCTION pg_temp.style_problems(query text) RETURNS text
@@ -101,5 +101,6 @@ SELECT is(pg_temp.style_problems('DELETE FROM mojob.job_event'), '',
     '42501 for a write to the history follows the message style');
 RESET ROLE;
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(118);
+SELECT plan(120);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -508,5 +508,6 @@ SELECT is_empty($$
     WHERE u.jobs > r.concurrency OR u.amount > r.capacity
     $$, 'no resource is over-booked at any instant');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

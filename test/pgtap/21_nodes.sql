@@ -8,7 +8,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(118);
+SELECT plan(120);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -396,5 +396,6 @@ SELECT is_empty($$
        OR b.held <> tstzrange(greatest(j.pre_roll_start, n.held_from), least(j.post_roll_end, n.held_until))
     $$, 'every booking is that of a holding job''s node: its resource, amount and window');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

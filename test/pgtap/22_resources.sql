@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(48);
+SELECT plan(50);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -197,5 +197,6 @@ DELETE FROM mojob.resource WHERE id = 10;
 SELECT is((SELECT count(*)::int FROM mojob.resource WHERE id = 10), 0,
     'once the job using it is deleted, the resource can be deleted');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

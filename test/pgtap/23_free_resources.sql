@@ -7,7 +7,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(39);
+SELECT plan(41);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -175,5 +175,6 @@ SELECT throws_ok($$SELECT mojob.free_resources(tstzrange('2027-09-15 10:00Z', '2
 SELECT throws_ok($$SELECT mojob.resource_usage(999999, tstzrange('2027-09-15 10:00Z', '2027-09-15 11:00Z'))$$,
     'MJ404', NULL, 'resource_usage of an unknown resource is MJ404');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -9,7 +9,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
-SELECT plan(40);
+SELECT plan(42);
 
 INSERT INTO mojob.resource (id, name)
 SELECT i, 'cam-' || i FROM generate_series(1, 8) AS i;
@@ -254,5 +254,6 @@ SELECT is((SELECT xmax::text FROM mojob.resource WHERE id = 5), pg_current_xact_
           'a draft''s resource is locked by this transaction (so it cannot be deleted under the node)');
 SELECT is((SELECT xmax::text FROM mojob.resource WHERE id = 6), '0', 'another resource is not');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

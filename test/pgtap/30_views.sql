@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(80);
+SELECT plan(82);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -457,5 +457,6 @@ SELECT doesnt_match(pg_temp.plan_of($$ SELECT * FROM mojob.ops_board
     'Sort', 'and needs no sort');
 RESET enable_sort;
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -8,7 +8,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(49);
+SELECT plan(51);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -258,5 +258,6 @@ SELECT set_eq($$ SELECT DISTINCT job_id, code FROM mojob.job_errors $$,
     $$ SELECT id, unnest(errors) FROM mojob.job_search $$,
     'mojob.job_errors and the errors of mojob.job_search still agree, job by job');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

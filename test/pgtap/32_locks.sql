@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(69);
+SELECT plan(71);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -330,5 +330,6 @@ SELECT throws_ok('SELECT mojob.lock_job(987654)', 'MJ404', NULL, 'lock_job of an
 SELECT throws_ok('SELECT mojob.unlock_job(NULL)', '22023', NULL, 'unlock_job(NULL) is refused (22023)');
 SELECT throws_ok('SELECT mojob.unlock_job(987654)', 'MJ404', NULL, 'unlock_job of an unknown job is MJ404');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -8,7 +8,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(40);
+SELECT plan(42);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -211,5 +211,6 @@ SELECT throws_ok(format('SELECT mojob.duplicate(%s, ''infinity'')', pg_temp.j('m
 SELECT is((SELECT count(*)::int FROM mojob.job WHERE name = 'match'), 5,
     'the refused calls made no job (the original and its four copies)');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

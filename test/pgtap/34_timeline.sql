@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(31);
+SELECT plan(33);
 
 -- ---------------------------------------------------------------------
 -- A known schedule: 2027-03-01, UTC
@@ -177,5 +177,6 @@ SELECT throws_ok($$ SELECT mojob.timeline_svg(tstzrange('2027-03-01', NULL)) $$,
 SELECT throws_ok($$ SELECT mojob.timeline_svg(tstzrange('2027-03-02', '2027-03-02')) $$, '22023', NULL,
     'timeline_svg refuses an empty window');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -11,7 +11,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(79);
+SELECT plan(81);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -405,5 +405,6 @@ SELECT throws_ok($$SELECT * FROM mojob.recurrence_preview('FREQ=WEEKLY', 'UTC', 
 SELECT throws_ok($$SELECT * FROM mojob.recurrence_preview('FREQ=WEEKLY', 'UTC', '2030-01-07Z', NULL)$$,
     '22023', NULL, 'recurrence_preview with a NULL until is refused with 22023');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

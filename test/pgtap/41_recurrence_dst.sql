@@ -17,7 +17,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(43);
+SELECT plan(45);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -247,5 +247,6 @@ SELECT results_eq(
     $$ VALUES ('18:00'::time, 30), ('19:00'::time, 22) $$,
     'Brussels: over 2030, 30 weekly shows are at 18:00 UTC (summer) and 22 at 19:00 UTC (winter)');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

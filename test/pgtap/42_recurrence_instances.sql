@@ -11,7 +11,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(46);
+SELECT plan(48);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -290,5 +290,6 @@ SELECT is((SELECT count(*)::int FROM mojob.recurrence_conflict c JOIN mojob.job 
            WHERE j.recurrence_id = pg_temp.r('camera test')), 3,
     'each of them is recorded in mojob.recurrence_conflict');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

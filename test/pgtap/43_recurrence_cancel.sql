@@ -10,7 +10,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(32);
+SELECT plan(34);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -225,5 +225,6 @@ SELECT results_eq(
 SELECT is((SELECT count(*)::int FROM mojob.recurrence), 3,
     'canceling keeps the recurrence rows');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

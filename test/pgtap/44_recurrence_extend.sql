@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(29);
+SELECT plan(31);
 
 -- ---------------------------------------------------------------------
 -- Fixtures
@@ -227,5 +227,6 @@ SELECT is(pg_temp.n('hourly'),
      WHERE g < now() + interval '220 days'),
     'the hourly recurrence then has every occurrence before at + horizon');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -238,7 +238,7 @@ CROSS JOIN LATERAL (VALUES
 WHERE a.typ IN ('timestamptz'::regtype, 'tstzrange'::regtype) AND a.fn <> 'resource_usage'
 ORDER BY a.fn, a.pos, v.label;
 
-SELECT plan(126
+SELECT plan(128
             + (SELECT count(DISTINCT fn)::int FROM fn_arg)
             + (SELECT count(*)::int FROM null_case)
             + (SELECT count(*)::int FROM infinite_case));
@@ -749,5 +749,6 @@ SELECT is_empty(format($$SELECT FROM mojob.booking b JOIN mojob.job j ON j.id = 
 SELECT is((SELECT state FROM mojob.cancel(:big, 'too big')), 'canceled', 'the job of 10,000 nodes can be canceled');
 SELECT is((SELECT count(*)::int FROM mojob.booking WHERE job_id = :big), 0, 'which releases its 10,000 bookings');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -105,7 +105,8 @@ INSERT INTO writer_call VALUES
     ('duplicate', format('mojob.duplicate(%s)', :d)),
     ('make_recurring', format($$mojob.make_recurring(%s, 'FREQ=DAILY;COUNT=2', 'UTC')$$, :d)),
     ('extend_recurrences', 'mojob.extend_recurrences()'),
-    ('cancel_recurrence', format('mojob.cancel_recurrence(%s)', :rec));
+    ('cancel_recurrence', format('mojob.cancel_recurrence(%s)', :rec)),
+    ('rebuild_bookings', 'mojob.rebuild_bookings()');
 CREATE TEMP TABLE reader_call (fn text PRIMARY KEY, call text);
 INSERT INTO reader_call VALUES
     ('free_resources', format('mojob.free_resources(tstzrange(%L, %L))', :'t1', :'t2')),
@@ -125,7 +126,8 @@ INSERT INTO reader_call VALUES
     ('acting_user', 'mojob.acting_user()'),
     ('guard_pending', 'mojob.guard_pending()'),
     ('state_graph', 'mojob.state_graph()'),
-    ('xml_text', $$mojob.xml_text('a & b')$$);
+    ('xml_text', $$mojob.xml_text('a & b')$$),
+    ('verify', 'mojob.verify()');
 
 CREATE TEMP TABLE rel AS
 SELECT c.relname::text AS rel, c.relkind::text AS kind,
@@ -133,7 +135,7 @@ SELECT c.relname::text AS rel, c.relkind::text AS kind,
 FROM pg_class c WHERE c.relnamespace = 'mojob'::regnamespace AND c.relkind IN ('r', 'v', 'S');
 GRANT SELECT ON rel, writer_call, reader_call TO PUBLIC;
 
-SELECT plan(99 + 26
+SELECT plan(101 + 26
             + (SELECT count(*)::int FROM rel WHERE kind IN ('r', 'v'))
             + (SELECT count(*)::int FROM reader_call)
             + (SELECT count(*)::int FROM writer_call)
@@ -497,5 +499,6 @@ SELECT is_empty($$ SELECT p.oid::regprocedure FROM pg_proc p, aclexplode(coalesc
                      AND a.grantee = 0 AND a.privilege_type = 'EXECUTE' $$,
     'PUBLIC may not execute (attach) mojob''s trigger functions');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -329,6 +329,7 @@ BEGIN
     PERFORM pg_temp.note(lane, '32 job_code_preview', mojob.job_code_preview('J{YYYY}-{seq:4}', 42, b));
     PERFORM pg_temp.note(lane, '33 action_states', mojob.action_states('stop'));
     PERFORM pg_temp.note(lane, '34 final state', pg_temp.state_of(lane));
+    PERFORM pg_temp.note(lane, '35 rebuild_bookings', mojob.rebuild_bookings());
 END
 $$;
 
@@ -374,7 +375,8 @@ INSERT INTO read_query VALUES
                               mojob.time_desc(%L),
                               (SELECT pg_catalog.array_agg(g) FROM mojob.state_graph() g),
                               (SELECT pg_catalog.array_agg(x) FROM mojob.timeline_scale(pg_catalog.tstzrange(%L, %L), 72) x))$q$,
-                       :'b18', :'b18', :'b23'));
+                       :'b18', :'b18', :'b23')),
+    ('verify', $q$SELECT pg_catalog.array_agg(v ORDER BY v.check_name)::pg_catalog.text FROM mojob.verify() v$q$);
 INSERT INTO read_query
 SELECT v, format($q$SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(v) ORDER BY v::pg_catalog.text)::pg_catalog.text
                     FROM mojob.%I v$q$, v)
@@ -398,7 +400,7 @@ BEGIN
 END
 $$;
 
-SELECT plan(60);
+SELECT plan(64);
 
 -- Control: under that search_path the hostile objects do take over a query
 -- that does not pin its own (this one), and they log it.
@@ -447,8 +449,8 @@ SELECT is_empty($$ SELECT c.relname FROM pg_class c
     'the reads read every view of mojob');
 SELECT is_empty($$ SELECT lane, val FROM result WHERE step = '00 error' $$,
     'the scenario raised no error under either search_path');
-SELECT is((SELECT count(*)::int FROM result WHERE lane = 'Alane'), 34,
-    'the scenario ran all its 34 steps under the hostile search_path');
+SELECT is((SELECT count(*)::int FROM result WHERE lane = 'Alane'), 35,
+    'the scenario ran all its 35 steps under the hostile search_path');
 SELECT set_eq($$ SELECT step FROM result WHERE lane = 'Alane' $$, $$ SELECT step FROM result WHERE lane = 'Blane' $$,
     'the scenario made the same steps under both search_paths');
 SELECT is(a.val, b.val, format('step %s gives the same result under the hostile search_path as under the default one', a.step))
@@ -480,5 +482,6 @@ SELECT is((SELECT count(*)::int FROM pg_temp.job) + (SELECT count(*)::int FROM p
           0, 'no temporary table named like mojob''s was written');
 SELECT ok(:hostile_objects::int > 50, 'the hostile schema held more than 50 functions to be tempted by');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -16,7 +16,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(40);
+SELECT plan(42);
 
 \ir helpers/reservations.psql
 
@@ -224,5 +224,6 @@ SELECT ok((SELECT detail NOT LIKE '%' || :'secret_code' || '%' FROM planner_err)
     'the refusal does not name the job the planner may not see');
 SELECT ok((SELECT detail LIKE '%' || :'open_code' || '%' AND detail LIKE '%1 job you may not see%' FROM planner_err),
     'it names the one it may see, and counts the other');
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -21,7 +21,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
-SELECT plan(37);
+SELECT plan(39);
 
 CREATE SCHEMA site;
 
@@ -293,5 +293,6 @@ DROP TRIGGER zz_site_more ON mojob.job_resource;
 SELECT is((SELECT sum(amount)::int FROM mojob.booking WHERE resource_id = :r4), 0,
     'the booth''s bookings use what they did');
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

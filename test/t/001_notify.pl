@@ -15,6 +15,8 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use MojobInvariants;
 use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('notify');
@@ -205,6 +207,9 @@ is($odd_payload->{code}, $odd_code,
 
 $writer->quit;
 $listener->quit;
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($node);
+
 $node->stop;
 done_testing();
 

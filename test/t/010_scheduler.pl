@@ -24,6 +24,8 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use MojobInvariants;
 use Time::HiRes qw(usleep time);
 
 my $node = PostgreSQL::Test::Cluster->new('scheduler');
@@ -300,6 +302,9 @@ ok($late >= 0 && $late < 0.5,
 	"after the restart, a job confirmed to start in 2 s started within 500 ms (lateness $late s)");
 
 is(mojob_errors($node), '', 'no mojob process logged an error');
+
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($node);
 
 $node->stop;
 done_testing();

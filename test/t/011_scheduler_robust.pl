@@ -22,6 +22,8 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use MojobInvariants;
 use Time::HiRes qw(usleep time);
 
 my $node = PostgreSQL::Test::Cluster->new('robust');
@@ -410,6 +412,9 @@ ok(wait_workers('mjnoext', 0, 15),
 	'after the launcher\'s restart, a database taken out of mojob.database loses its worker');
 set_databases('postgres, mjlate, mjnoext');
 ok(wait_workers('mjnoext', 1, 15), 'put back, it has one worker again');
+
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($node);
 
 $node->stop;
 done_testing();

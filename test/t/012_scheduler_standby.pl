@@ -9,6 +9,8 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use MojobInvariants;
 use Time::HiRes qw(usleep time);
 
 my $conf = "shared_preload_libraries = 'mojob'\nmojob.database = 'postgres'\n";
@@ -154,6 +156,9 @@ ok($late ne '' && $late >= 0 && $late < 0.5,
 
 is(mojob_errors($primary), '', 'no mojob process of the primary logged an error');
 is(mojob_errors($standby), '', 'no mojob process logged an error');
+
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($standby);
 
 $standby->stop;
 done_testing();

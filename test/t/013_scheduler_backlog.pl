@@ -9,6 +9,8 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use MojobInvariants;
 use Time::HiRes qw(time);
 
 my $jobs  = 10_000;
@@ -97,6 +99,9 @@ ok($late ne '' && $late >= 0 && $late < 0.5,
 	"after the backlog a job confirmed to start in 2 s starts within 500 ms (lateness $late s)");
 
 is(mojob_errors($node), '', 'no mojob process logged an error');
+
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($node);
 
 $node->stop;
 done_testing();

@@ -16,6 +16,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use MojobInvariants;
+
 my $node = PostgreSQL::Test::Cluster->new('scheduler_recurrences');
 $node->init;
 $node->append_conf('postgresql.conf',
@@ -60,6 +62,9 @@ ok($node->safe_psql('postgres', q{
 }) eq 't', 'the recurrence records how far it was extended');
 like(slurp_file($node->logfile), qr/mojob scheduler: created \d+ recurring job instances/,
 	'the worker logs what it created');
+
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($node);
 
 $node->stop;
 done_testing();

@@ -51,6 +51,8 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use MojobInvariants;
 use Time::HiRes qw(usleep time);
 
 my $attempts_per_client = 3000;    # more than can run before the kill
@@ -417,6 +419,9 @@ my ($ret, $out, $err) = $node->psql('postgres',
 	  . "resources => ARRAY[$held_resource]::bigint[]) FROM mojob.job j WHERE j.id = $held_job",
 	extra_params => [ '-v', 'VERBOSITY=sqlstate' ]);
 like($err, qr/ERROR:\s+MJ005/, 'after recovery, a reservation over a surviving booking is refused (MJ005)');
+
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($node);
 
 $node->stop;
 done_testing();

@@ -49,6 +49,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use MojobInvariants;
+
 my $node = PostgreSQL::Test::Cluster->new('dump');
 $node->init;
 $node->append_conf('postgresql.conf', "log_min_error_statement = panic\n");
@@ -347,6 +349,9 @@ sub check_restored
 			  . "AND id > $max_id AND code NOT IN ($codes)"),
 		'2', "$how: new jobs get ids and codes after the restored ones (the sequences were restored)");
 }
+
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($node);
 
 $node->stop;
 done_testing();

@@ -34,6 +34,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use MojobInvariants;
+
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
 $node->init;
 $node->append_conf('postgresql.conf', "log_min_error_statement = panic\n");
@@ -296,6 +298,9 @@ for my $v (@older, $default)
 		$next,
 		"$what: a new job gets the next id and code");
 }
+
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($node);
 
 $node->stop;
 done_testing();

@@ -10,6 +10,7 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use MojobInvariants;
 
 my $node = PostgreSQL::Test::Cluster->new('actor');
 $node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
@@ -54,5 +55,8 @@ $node->command_ok(
 	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('restored'), '-f', $file ],
 	'the dump restores');
 is($node->safe_psql('restored', 'SELECT count(*) FROM mojob.job_event'), '1', 'with its history row');
+
+# The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
+MojobInvariants::check_all($node);
 
 done_testing();
