@@ -10,70 +10,9 @@
 -- locks against operators)
 -- ---------------------------------------------------------------------
 
--- Starting and stopping are never held by an edit lock: the ops board's
--- can_start and can_stop no longer look at it.
-CREATE OR REPLACE VIEW mojob.ops_board AS
-    SELECT j.board, j.id, j.code, j.name, j.description, j.priority, j.state,
-           j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
-           j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
-           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
-           -- What the guard and the life-cycle functions would allow now:
-           -- the state (mojob.action_open, from the C tables), another
-           -- user's edit lock, and for reserve, confirm and stop the one
-           -- condition each adds.  The node probes run only for the jobs
-           -- whose state allows the action, and the one for reserve only
-           -- while some resource is disabled (d.any_disabled).
-           -- 30_views.sql tries every action on every job of the board and
-           -- checks that the flag said what the call did.
-           mojob.action_open('edit', j.state) AND NOT j.locked_other AS can_edit,
-           mojob.action_open('delete', j.state) AND NOT j.locked_other AS can_delete,
-           mojob.action_open('reserve', j.state) AND NOT j.locked_other
-               AND (NOT d.any_disabled
-                    OR NOT EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
-                                   WHERE n.job_id = j.id AND NOT r.enabled
-                                   OFFSET 0)) AS can_reserve,     -- OFFSET 0: a probe per job, never a hash of all nodes
-           mojob.action_open('confirm', j.state) AND NOT j.locked_other
-               AND NOT EXISTS (SELECT FROM mojob.job_resource n
-                               WHERE n.job_id = j.id AND n.resource_id IS NULL
-                               OFFSET 0) AS can_confirm,
-           mojob.action_open('unconfirm', j.state) AND NOT j.locked_other AS can_unconfirm,
-           -- (1.1) Starting and stopping are never held by an edit lock.
-           mojob.action_open('start', j.state) AS can_start,
-           mojob.action_open('stop', j.state)
-               AND j.start_at < now() AS can_stop,
-           mojob.action_open('cancel', j.state) AND NOT j.locked_other AS can_cancel
-    FROM (
-        -- k: each board's order (active by end, upcoming by start, completed
-        -- newest first), one column, so that with board fixed by the query
-        -- (board = 'upcoming') the order is k, id, which the upcoming
-        -- branch can read from the index job_upcoming in order, with no
-        -- sort.  That branch shows start_at as the expression the index is on.
-        SELECT 'active'::mojob.board AS board, j.end_at AS k,
-               coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false) AS locked_other,
-               j.*
-        FROM mojob.job j
-        WHERE j.state = ANY (mojob.board_states('active'))
-        UNION ALL
-        (SELECT 'upcoming', CASE WHEN j.state = ANY (mojob.board_states('upcoming')) THEN j.start_at END,
-               coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false),
-               j.id, j.code, j.name, j.description, j.priority, j.state, j.pre_roll_start,
-               CASE WHEN j.state = ANY (mojob.board_states('upcoming')) THEN j.start_at END AS start_at,
-               j.end_at, j.post_roll_end, j.canceled_at, j.cancel_reason, j.owner,
-               j.properties, j.version, j.created_at, j.created_by, j.updated_at,
-               j.locked_by, j.locked_until, j.recurrence_id
-         FROM mojob.job j
-         WHERE j.state = ANY (mojob.board_states('upcoming'))
-         ORDER BY 2, j.id)
-        UNION ALL
-        SELECT 'completed', mojob.time_desc(j.end_at),
-               coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false),
-               j.*
-        FROM mojob.job j
-        WHERE j.state = ANY (mojob.board_states('completed'))
-    ) j
-    -- Is any resource disabled (index resource_disabled)?  Asked once a query.
-    CROSS JOIN (SELECT EXISTS (SELECT FROM mojob.resource r WHERE NOT r.enabled) AS any_disabled) d
-    ORDER BY j.board, j.k, j.id;
+-- (Starting and stopping are never held by an edit lock: the ops board's
+-- can_start and can_stop, re-created with the install-time binding block below.)
+
 
 -- (1.1) The guards judge the row as it is finally written.  A BEFORE
 -- trigger of the site's whose name sorts after a guard's changes the row
@@ -269,3 +208,648 @@ CREATE FUNCTION mojob.rebuild_bookings() RETURNS integer
 LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_rebuild_bookings';
 COMMENT ON FUNCTION mojob.rebuild_bookings() IS
     'The owner''s: rebuild mojob.booking and mojob.booking_longest from the jobs and their nodes (after a restore made with triggers disabled); returns how many bookings it added, fixed or removed; refuses (MJ005) an over-booking';
+
+-- ---------------------------------------------------------------------
+-- Install-time binding; the pictures and the summaries of bookings
+-- (issue 15, items 3, 7 and 9).
+--
+-- 1.0's views, column defaults, CHECK constraints, index expressions and
+-- argument defaults named functions and operators unqualified, so they were
+-- bound with the search_path of CREATE EXTENSION (mojob, then btree_gist's
+-- schema, usually public): a look-alike another role had put in public
+-- (array_remove(text[], text), format(text, text), nextval(text),
+-- >=(numeric, integer), =(anyenum, text) ...) was bound instead of
+-- pg_catalog's and ran with the rights of whoever read the view or wrote the
+-- row.  Each of them is made again here as 1.1 writes it, every name
+-- qualified, so that an updated database is bound as a fresh install is
+-- whatever 1.0 was bound to (test/t/031_install_binding.pl).
+-- ---------------------------------------------------------------------
+
+ALTER TABLE mojob.settings
+    DROP CONSTRAINT settings_default_pre_roll_check,
+    ADD CONSTRAINT settings_default_pre_roll_check CHECK (default_pre_roll OPERATOR(pg_catalog.>=) '0'),
+    DROP CONSTRAINT settings_default_post_roll_check,
+    ADD CONSTRAINT settings_default_post_roll_check CHECK (default_post_roll OPERATOR(pg_catalog.>=) '0'),
+    DROP CONSTRAINT settings_default_state_check,
+    ADD CONSTRAINT settings_default_state_check CHECK (default_state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative']::mojob.job_state[])),
+    DROP CONSTRAINT settings_validation_horizon_check,
+    ADD CONSTRAINT settings_validation_horizon_check CHECK (validation_horizon OPERATOR(pg_catalog.>=) '0'),
+    DROP CONSTRAINT settings_lock_timeout_check,
+    ADD CONSTRAINT settings_lock_timeout_check CHECK (lock_timeout OPERATOR(pg_catalog.>) '0');
+ALTER TABLE mojob.resource
+    DROP CONSTRAINT resource_name_check,
+    ADD CONSTRAINT resource_name_check CHECK (name OPERATOR(pg_catalog.<>) ''),
+    DROP CONSTRAINT resource_concurrency_check,
+    ADD CONSTRAINT resource_concurrency_check CHECK (concurrency OPERATOR(pg_catalog.>=) 1),
+    DROP CONSTRAINT resource_capacity_check,
+    ADD CONSTRAINT resource_capacity_check CHECK (capacity OPERATOR(pg_catalog.>=) 0 AND capacity OPERATOR(pg_catalog.<) 'Infinity');
+ALTER TABLE mojob.pool
+    DROP CONSTRAINT pool_name_check,
+    ADD CONSTRAINT pool_name_check CHECK (name OPERATOR(pg_catalog.<>) '');
+ALTER TABLE mojob.recurrence
+    DROP CONSTRAINT recurrence_horizon_check,
+    ADD CONSTRAINT recurrence_horizon_check CHECK (horizon OPERATOR(pg_catalog.>) '0'),
+    DROP CONSTRAINT recurrence_state_check,
+    ADD CONSTRAINT recurrence_state_check CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'canceled']::text[])),
+    DROP CONSTRAINT recurrence_instance_state_check,
+    ADD CONSTRAINT recurrence_instance_state_check CHECK (instance_state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative']::mojob.job_state[])),
+    DROP CONSTRAINT recurrence_canceled_at,
+    ADD CONSTRAINT recurrence_canceled_at CHECK ((state OPERATOR(pg_catalog.=) 'canceled') OPERATOR(pg_catalog.=) (canceled_at IS NOT NULL));
+ALTER TABLE mojob.job
+    DROP CONSTRAINT job_name_check,
+    ADD CONSTRAINT job_name_check CHECK (name OPERATOR(pg_catalog.<>) ''),
+    DROP CONSTRAINT job_window_order,
+    ADD CONSTRAINT job_window_order CHECK (pre_roll_start OPERATOR(pg_catalog.<=) start_at AND start_at OPERATOR(pg_catalog.<) end_at AND end_at OPERATOR(pg_catalog.<=) post_roll_end),
+    DROP CONSTRAINT job_window_finite,
+    ADD CONSTRAINT job_window_finite CHECK (pg_catalog.isfinite(pre_roll_start) AND pg_catalog.isfinite(post_roll_end)),
+    DROP CONSTRAINT job_canceled_at,
+    ADD CONSTRAINT job_canceled_at CHECK ((state OPERATOR(pg_catalog.=) 'canceled') OPERATOR(pg_catalog.=) (canceled_at IS NOT NULL)),
+    DROP CONSTRAINT job_lock,
+    ADD CONSTRAINT job_lock CHECK ((locked_by IS NULL) OPERATOR(pg_catalog.=) (locked_until IS NULL));
+ALTER TABLE mojob.job_resource
+    DROP CONSTRAINT job_resource_amount_check,
+    ADD CONSTRAINT job_resource_amount_check CHECK (amount OPERATOR(pg_catalog.>=) 0 AND amount OPERATOR(pg_catalog.<) 'Infinity'),
+    DROP CONSTRAINT job_resource_held,
+    ADD CONSTRAINT job_resource_held CHECK (held_from OPERATOR(pg_catalog.<) held_until);
+ALTER TABLE mojob.booking
+    DROP CONSTRAINT booking_held_check,
+    ADD CONSTRAINT booking_held_check CHECK (NOT pg_catalog.isempty(held));
+ALTER TABLE mojob.job_event
+    DROP CONSTRAINT job_event_cause_check,
+    ADD CONSTRAINT job_event_cause_check CHECK (cause OPERATOR(pg_catalog.=) ANY (ARRAY['user', 'time']::text[]));
+ALTER TABLE mojob.resource ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.resource_id_seq');
+ALTER TABLE mojob.pool ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.pool_id_seq');
+ALTER TABLE mojob.recurrence ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.recurrence_id_seq');
+ALTER TABLE mojob.recurrence ALTER COLUMN created_at SET DEFAULT pg_catalog.now();
+ALTER TABLE mojob.job ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.job_id_seq');
+ALTER TABLE mojob.job ALTER COLUMN created_at SET DEFAULT pg_catalog.now();
+ALTER TABLE mojob.job ALTER COLUMN updated_at SET DEFAULT pg_catalog.now();
+ALTER TABLE mojob.job_resource ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.job_resource_id_seq');
+ALTER TABLE mojob.job_event ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.job_event_id_seq');
+
+DROP INDEX mojob.job_start_due;
+CREATE INDEX job_start_due ON mojob.job (start_at) WHERE state OPERATOR(pg_catalog.=) 'confirmed';
+DROP INDEX mojob.job_end_due;
+CREATE INDEX job_end_due ON mojob.job (end_at) WHERE state OPERATOR(pg_catalog.=) 'running';
+DROP INDEX mojob.booking_resource_start;
+CREATE INDEX booking_resource_start ON mojob.booking (resource_id, pg_catalog.lower(held));
+DROP INDEX mojob.job_unfinished;
+CREATE INDEX job_unfinished ON mojob.job (start_at)
+    WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed', 'running']::mojob.job_state[]);
+DROP INDEX mojob.job_by_end;
+CREATE INDEX job_by_end ON mojob.job (end_at) WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'completed']::mojob.job_state[]);
+DROP INDEX mojob.job_upcoming;
+CREATE INDEX job_upcoming ON mojob.job
+    ((CASE WHEN state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming')) THEN start_at END), id)
+    WHERE state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming'));
+DROP STATISTICS mojob.job_upcoming_start;
+CREATE STATISTICS mojob.job_upcoming_start
+    ON (CASE WHEN state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming')) THEN start_at END) FROM mojob.job;
+COMMENT ON STATISTICS mojob.job_upcoming_start IS
+    'For the planner: how the starts of jobs not yet started spread over time (the upcoming board''s start, index job_upcoming)';
+
+CREATE OR REPLACE FUNCTION mojob.advance(at timestamptz DEFAULT pg_catalog.now()) RETURNS integer
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_advance';
+CREATE OR REPLACE FUNCTION mojob.make_recurring(job bigint, rule text,
+                                     time_zone text DEFAULT pg_catalog.current_setting('TimeZone'),
+                                     horizon interval DEFAULT '1 year')
+RETURNS mojob.recurrence
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_make_recurring';
+CREATE OR REPLACE FUNCTION mojob.extend_recurrences(at timestamptz DEFAULT pg_catalog.now()) RETURNS integer
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_extend_recurrences';
+
+CREATE OR REPLACE VIEW mojob.job_errors AS
+    SELECT n.job_id, 'RESOURCE_UNAVAILABLE'::text AS code,
+           pg_catalog.format('resource "%s" is disabled', r.name) AS message
+    FROM mojob.resource r
+    JOIN mojob.job_resource n ON n.resource_id OPERATOR(pg_catalog.=) r.id
+    JOIN mojob.job j ON j.id OPERATOR(pg_catalog.=) n.job_id
+    WHERE NOT r.enabled
+      AND j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed', 'running']::mojob.job_state[])
+      AND (n.held_until IS NULL OR n.held_until OPERATOR(pg_catalog.>) pg_catalog.now())
+    UNION ALL
+    SELECT n.job_id, 'NODE_UNRESOLVED',
+           pg_catalog.format('pool node %s of pool "%s" has no resource',
+                             coalesce(pg_catalog.quote_ident(n.alias), n.id::text), p.name)
+    FROM mojob.job_resource n
+    JOIN mojob.pool p ON p.id OPERATOR(pg_catalog.=) n.pool_id
+    JOIN mojob.job j ON j.id OPERATOR(pg_catalog.=) n.job_id
+    WHERE n.resource_id IS NULL
+      AND j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed', 'running']::mojob.job_state[])
+    UNION ALL
+    SELECT j.id, 'NOT_CONFIRMED',
+           pg_catalog.format('it starts at %s, within the validation horizon of %s, but is still %s',
+                             j.start_at, s.validation_horizon, j.state)
+    FROM mojob.job j CROSS JOIN mojob.settings s
+    WHERE j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative']::mojob.job_state[])
+      AND j.start_at OPERATOR(pg_catalog.>) pg_catalog.now() AND j.start_at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) s.validation_horizon)
+    UNION ALL
+    SELECT c.job_id, 'RECURRENCE_CONFLICT',
+           pg_catalog.format('an instance of recurrence %s whose resources were taken: it was created as a draft',
+                             j.recurrence_id)
+    FROM mojob.recurrence_conflict c
+    JOIN mojob.job j ON j.id OPERATOR(pg_catalog.=) c.job_id
+    WHERE j.state OPERATOR(pg_catalog.=) 'draft'
+    UNION ALL
+    SELECT j.id, 'START_MISSED',
+           pg_catalog.format('its start at %s has passed, but it is still %s', j.start_at, j.state)
+    FROM mojob.job j
+    WHERE j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed']::mojob.job_state[])
+      AND j.start_at OPERATOR(pg_catalog.<=) pg_catalog.now();
+
+CREATE OR REPLACE VIEW mojob.job_search AS
+    SELECT j.id, j.code, j.name, j.description, j.priority, j.state,
+           j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
+           j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
+           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
+           -- The state test first, apart: a plain condition on the state, which
+           -- lets WHERE has_error read only unfinished jobs (job_unfinished).
+           j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed', 'running']::mojob.job_state[])
+               AND e.errors OPERATOR(pg_catalog.<>) '{}'::text[] AS has_error,
+           e.errors,
+           ARRAY(SELECT coalesce(r.name, '(' OPERATOR(pg_catalog.||) p.name OPERATOR(pg_catalog.||) ')')
+                 FROM mojob.job_resource n
+                 LEFT JOIN mojob.resource r ON r.id OPERATOR(pg_catalog.=) n.resource_id
+                 LEFT JOIN mojob.pool p ON p.id OPERATOR(pg_catalog.=) n.pool_id
+                 WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND (n.held_until IS NULL OR n.held_until OPERATOR(pg_catalog.>) pg_catalog.now())
+                 ORDER BY n.id) AS resources
+    FROM mojob.job j
+    -- The codes of mojob.job_errors, computed from the job's own row (in code
+    -- order); completed and canceled jobs have none, so nothing is looked up
+    -- for them.  test/pgtap/31_errors.sql checks that both agree.
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (ARRAY['completed', 'canceled']::mojob.job_state[]) THEN '{}'::text[]
+               ELSE pg_catalog.array_remove(ARRAY[
+                   CASE WHEN EXISTS (SELECT FROM mojob.job_resource n   -- its pool: job_resource_what
+                                     WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND n.resource_id IS NULL)
+                        THEN 'NODE_UNRESOLVED' END,
+                   CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative']::mojob.job_state[]) AND j.start_at OPERATOR(pg_catalog.>) pg_catalog.now()
+                             AND j.start_at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) (SELECT s.validation_horizon FROM mojob.settings s))
+                        THEN 'NOT_CONFIRMED' END,
+                   CASE WHEN j.state OPERATOR(pg_catalog.=) 'draft'
+                             AND EXISTS (SELECT FROM mojob.recurrence_conflict c WHERE c.job_id OPERATOR(pg_catalog.=) j.id)
+                        THEN 'RECURRENCE_CONFLICT' END,
+                   CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id OPERATOR(pg_catalog.=) n.resource_id
+                                     WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND NOT r.enabled
+                                       AND (n.held_until IS NULL OR n.held_until OPERATOR(pg_catalog.>) pg_catalog.now()))
+                        THEN 'RESOURCE_UNAVAILABLE' END,
+                   CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed']::mojob.job_state[])
+                             AND j.start_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+                        THEN 'START_MISSED' END], NULL::text)
+               END AS errors) e;
+
+CREATE OR REPLACE VIEW mojob.jobs AS
+    SELECT * FROM mojob.job_search WHERE state OPERATOR(pg_catalog.<>) 'canceled';
+
+CREATE OR REPLACE VIEW mojob.ops_board AS
+    SELECT j.board, j.id, j.code, j.name, j.description, j.priority, j.state,
+           j.pre_roll_start, j.start_at, j.end_at, j.post_roll_end,
+           j.canceled_at, j.cancel_reason, j.owner, j.properties, j.version,
+           j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
+           -- What the guard and the life-cycle functions would allow now:
+           -- the state (mojob.action_open, from the C tables), another
+           -- user's edit lock, and for reserve, confirm and stop the one
+           -- condition each adds.  The node probes run only for the jobs
+           -- whose state allows the action, and the one for reserve only
+           -- while some resource is disabled (d.any_disabled).
+           -- 30_views.sql tries every action on every job of the board and
+           -- checks that the flag said what the call did.
+           mojob.action_open('edit', j.state) AND NOT j.locked_other AS can_edit,
+           mojob.action_open('delete', j.state) AND NOT j.locked_other AS can_delete,
+           mojob.action_open('reserve', j.state) AND NOT j.locked_other
+               AND (NOT d.any_disabled
+                    OR NOT EXISTS (SELECT FROM mojob.job_resource n
+                                   JOIN mojob.resource r ON r.id OPERATOR(pg_catalog.=) n.resource_id
+                                   WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND NOT r.enabled
+                                   OFFSET 0)) AS can_reserve,     -- OFFSET 0: a probe per job, never a hash of all nodes
+           mojob.action_open('confirm', j.state) AND NOT j.locked_other
+               AND NOT EXISTS (SELECT FROM mojob.job_resource n
+                               WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND n.resource_id IS NULL
+                               OFFSET 0) AS can_confirm,
+           mojob.action_open('unconfirm', j.state) AND NOT j.locked_other AS can_unconfirm,
+           -- (1.1) Starting and stopping are never held by an edit lock.
+           mojob.action_open('start', j.state) AS can_start,
+           mojob.action_open('stop', j.state)
+               AND j.start_at OPERATOR(pg_catalog.<) pg_catalog.now() AS can_stop,
+           mojob.action_open('cancel', j.state) AND NOT j.locked_other AS can_cancel
+    FROM (
+        -- k: each board's order (active by end, upcoming by start, completed
+        -- newest first), one column, so that with board fixed by the query
+        -- (board = 'upcoming') the order is k, id, which the upcoming
+        -- branch can read from the index job_upcoming in order, with no
+        -- sort.  That branch shows start_at as the expression the index is on.
+        SELECT 'active'::mojob.board AS board, j.end_at AS k,
+               coalesce(j.locked_until OPERATOR(pg_catalog.>) pg_catalog.now()
+                        AND j.locked_by OPERATOR(pg_catalog.<>) (SELECT mojob.acting_user()), false) AS locked_other,
+               j.*
+        FROM mojob.job j
+        WHERE j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('active'))
+        UNION ALL
+        (SELECT 'upcoming', CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming')) THEN j.start_at END,
+               coalesce(j.locked_until OPERATOR(pg_catalog.>) pg_catalog.now()
+                        AND j.locked_by OPERATOR(pg_catalog.<>) (SELECT mojob.acting_user()), false),
+               j.id, j.code, j.name, j.description, j.priority, j.state, j.pre_roll_start,
+               CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming')) THEN j.start_at END AS start_at,
+               j.end_at, j.post_roll_end, j.canceled_at, j.cancel_reason, j.owner,
+               j.properties, j.version, j.created_at, j.created_by, j.updated_at,
+               j.locked_by, j.locked_until, j.recurrence_id
+         FROM mojob.job j
+         WHERE j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming'))
+         ORDER BY 2, j.id)
+        UNION ALL
+        SELECT 'completed', mojob.time_desc(j.end_at),
+               coalesce(j.locked_until OPERATOR(pg_catalog.>) pg_catalog.now()
+                        AND j.locked_by OPERATOR(pg_catalog.<>) (SELECT mojob.acting_user()), false),
+               j.*
+        FROM mojob.job j
+        WHERE j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('completed'))
+    ) j
+    -- Is any resource disabled (index resource_disabled)?  Asked once a query.
+    CROSS JOIN (SELECT EXISTS (SELECT FROM mojob.resource r WHERE NOT r.enabled) AS any_disabled) d
+    ORDER BY j.board, j.k, j.id;
+
+CREATE OR REPLACE VIEW mojob.resource_schedule AS
+    SELECT b.resource_id, r.name AS resource, b.job_id, j.code, j.name, b.held, j.state,
+           b.amount, b.node_id
+    FROM mojob.booking b
+    JOIN mojob.resource r ON r.id OPERATOR(pg_catalog.=) b.resource_id
+    JOIN mojob.job j ON j.id OPERATOR(pg_catalog.=) b.job_id;
+
+CREATE OR REPLACE VIEW mojob.recurrences AS
+    SELECT r.id, r.template_job, r.rule, r.time_zone, r.horizon, r.state,
+           r.created_at, r.created_by, r.canceled_at, r.cancel_reason,
+           (SELECT pg_catalog.min(j.start_at) FROM mojob.job j
+            WHERE j.recurrence_id OPERATOR(pg_catalog.=) r.id AND j.start_at OPERATOR(pg_catalog.>) pg_catalog.now()
+              AND j.state OPERATOR(pg_catalog.<>) 'canceled') AS next_occurrence,
+           c.instances, c.draft, c.tentative, c.confirmed, c.running, c.completed, c.canceled
+    FROM mojob.recurrence r
+    CROSS JOIN LATERAL (
+        SELECT pg_catalog.count(*) AS instances,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'draft') AS draft,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'tentative') AS tentative,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'confirmed') AS confirmed,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'running') AS running,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'completed') AS completed,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'canceled') AS canceled
+        FROM mojob.job j WHERE j.recurrence_id OPERATOR(pg_catalog.=) r.id) c;
+
+-- The pictures draw any window (or refuse it), escape the time zone's
+-- abbreviation, draw a state mojob does not know in a neutral colour, and,
+-- like free_resources() and resource_usage(), require SELECT on mojob.job;
+-- free_resources() refuses a multi-dimensional array of capabilities with
+-- 22023; xml_text() keeps only the characters XML 1.0 allows.
+CREATE OR REPLACE FUNCTION mojob.free_resources(during tstzrange, pool bigint DEFAULT NULL,
+                                     capabilities text[] DEFAULT '{}')
+RETURNS SETOF mojob.resource
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- It summarizes bookings: only for those who may read the jobs.
+    IF NOT has_table_privilege('mojob.job', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table job'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'free_resources() summarizes the bookings of jobs, which needs SELECT on mojob.job.',
+                  HINT = 'Ask the owner of mojob''s tables for SELECT on mojob.job.';
+    END IF;
+    IF during IS NULL OR isempty(during) OR lower_inf(during) OR upper_inf(during) THEN
+        RAISE EXCEPTION 'during must be a finite, non-empty window'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It is %s.', coalesce(during::text, 'NULL')),
+                  HINT = 'Pass tstzrange(start, end).';
+    END IF;
+    IF NOT isfinite(lower(during)) OR NOT isfinite(upper(during)) THEN
+        RAISE EXCEPTION 'during must be a finite window'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass tstzrange(start, end).';
+    END IF;
+    IF capabilities IS NULL OR array_ndims(capabilities) > 1
+       OR array_position(capabilities, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'capabilities must be a one-dimensional array without NULL'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass ''{}'' for no requirement, or a list such as ''{uhd}''.';
+    END IF;
+    IF pool IS NOT NULL AND NOT EXISTS (SELECT FROM mojob.pool p WHERE p.id = free_resources.pool) THEN
+        RAISE EXCEPTION 'pool % does not exist', pool
+            USING ERRCODE = 'MJ404', HINT = 'Look it up in mojob.pool.';
+    END IF;
+    RETURN QUERY
+        SELECT r.*
+        FROM mojob.resource r
+        CROSS JOIN LATERAL mojob.resource_usage(r.id, during) u
+        WHERE r.enabled
+          AND r.capabilities @> free_resources.capabilities
+          AND (free_resources.pool IS NULL
+               OR EXISTS (SELECT FROM mojob.pool_member m
+                          WHERE m.pool_id = free_resources.pool AND m.resource_id = r.id))
+          AND u.jobs < r.concurrency
+          AND (r.capacity IS NULL OR u.amount < r.capacity)
+        ORDER BY r.name;
+END
+$$;
+CREATE OR REPLACE FUNCTION mojob.timeline_scale(during tstzrange, width integer,
+                                     OUT t0 timestamptz, OUT t1 timestamptz, OUT tick interval,
+                                     OUT first_tick timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    span double precision;
+    step interval;
+    years integer;
+    y numeric;
+    -- The ends of timestamptz in seconds since 1970 (4714-11-24 BC and
+    -- 294277-01-01, UTC); a tick is added only more than two days from them.
+    first_epoch CONSTANT numeric := -210866803200;
+    last_epoch CONSTANT numeric := 9224318016000;
+BEGIN
+    IF during IS NULL OR isempty(during) OR lower_inf(during) OR upper_inf(during)
+       OR NOT isfinite(lower(during)) OR NOT isfinite(upper(during)) THEN
+        RAISE EXCEPTION 'during must be a finite, non-empty window'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It is %s.', coalesce(during::text, 'NULL')),
+                  HINT = 'Pass tstzrange(start, end).';
+    END IF;
+    IF width IS NULL OR width < 10 OR width > 1000 THEN
+        RAISE EXCEPTION 'width must be from 10 to 1000 columns'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It is %s.', coalesce(width::text, 'NULL')),
+                  HINT = 'The default, 72, suits a terminal.';
+    END IF;
+    t0 := lower(during);
+    t1 := upper(during);
+    -- A window of one instant ('[t, t]') is drawn one microsecond wide.
+    IF t1 = t0 THEN
+        IF extract(epoch FROM t1) < last_epoch - 1 THEN
+            t1 := t1 + interval '1 microsecond';
+        ELSE
+            t0 := t0 - interval '1 microsecond';
+        END IF;
+    END IF;
+    -- In seconds, exactly: t1 - t0 overflows an interval for windows of
+    -- more than about 292,000 years.
+    span := extract(epoch FROM t1) - extract(epoch FROM t0);
+    -- The smallest tick step giving labels at least 8 columns apart (the
+    -- largest, when none does: the whole range of timestamptz is 299,000 years).
+    FOREACH step IN ARRAY ARRAY['1 minute', '5 minutes', '15 minutes', '30 minutes', '1 hour',
+                                 '2 hours', '3 hours', '6 hours', '12 hours', '1 day', '2 days',
+                                 '7 days', '14 days', '28 days', '91 days', '1 year', '2 years',
+                                 '5 years', '10 years', '20 years', '50 years', '100 years',
+                                 '200 years', '500 years', '1000 years', '2000 years', '5000 years',
+                                 '10000 years', '20000 years', '50000 years', '100000 years']::interval[] LOOP
+        tick := step;
+        EXIT WHEN extract(epoch FROM step) / span * width >= 8;
+    END LOOP;
+    -- The first tick: on a whole step of the day, or of the years (there
+    -- is no year 0: 1 BC is followed by 1 AD); none when the window is too
+    -- close to an end of timestamptz for its step.
+    IF tick >= interval '1 year' THEN
+        years := extract(year FROM tick)::integer;
+        y := ceil(extract(year FROM t0) / years) * years;
+        IF y = 0 THEN
+            y := years;
+        END IF;
+        IF y <= -4714 THEN
+            y := y + years;
+        END IF;
+        IF y > 294276 THEN
+            first_tick := t1;
+            RETURN;
+        END IF;
+        first_tick := make_timestamptz(y::integer, 1, 1, 0, 0, 0);
+    ELSIF extract(epoch FROM t0) - 172800 < first_epoch THEN
+        first_tick := t0;
+    ELSE
+        first_tick := date_bin(tick, t0, date_trunc('day', t0));
+    END IF;
+    IF first_tick < t0 THEN
+        IF extract(epoch FROM first_tick) + extract(epoch FROM tick) + 172800 >= last_epoch THEN
+            first_tick := t1;
+        ELSE
+            first_tick := first_tick + tick;
+        END IF;
+    END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION mojob.timeline(during tstzrange, width integer DEFAULT 72) RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sc record;
+    label_width integer;
+    e0 numeric;
+    span double precision;
+    axis text;
+    ruler text;
+    col integer;
+    t timestamptz;
+    lbl text;
+    res record;
+    cells integer[];
+    glyph text[];
+    line text;
+    b record;
+    c0 integer;
+    c1 integer;
+    marks CONSTANT text[] := ARRAY['░', '▓', '█', '▒'];
+    states CONSTANT mojob.job_state[] := ARRAY['tentative', 'confirmed', 'running', 'completed'];
+BEGIN
+    -- It summarizes bookings: only for those who may read the jobs.
+    IF NOT has_table_privilege('mojob.job', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table job'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'timeline() summarizes the bookings of jobs, which needs SELECT on mojob.job.',
+                  HINT = 'Ask the owner of mojob''s tables for SELECT on mojob.job.';
+    END IF;
+    sc := mojob.timeline_scale(during, width);
+    e0 := extract(epoch FROM sc.t0);
+    span := extract(epoch FROM sc.t1) - e0;
+    SELECT greatest(8, max(char_length(name)) + 2) INTO label_width FROM mojob.resource;
+    label_width := coalesce(label_width, 10);
+
+    -- The axis: a label and a tick at each step, aligned to the step in the session's time zone.
+    axis := repeat(' ', width);
+    ruler := repeat('─', width);
+    t := sc.first_tick;
+    WHILE t < sc.t1 LOOP
+        col := floor((extract(epoch FROM t) - e0)::double precision / span * width)::integer;
+        lbl := CASE WHEN sc.tick >= interval '1 year'
+                    THEN to_char(t, 'FMYYYY') || CASE WHEN extract(year FROM t) < 0 THEN ' BC' ELSE '' END
+                    WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END;
+        IF col + char_length(lbl) <= width AND substr(axis, col + 1, char_length(lbl) + 1) = repeat(' ', char_length(lbl) + 1)
+           OR col + char_length(lbl) = width THEN
+            axis := overlay(axis PLACING lbl FROM col + 1 FOR char_length(lbl));
+        END IF;
+        ruler := overlay(ruler PLACING '┬' FROM col + 1 FOR 1);
+        -- The next tick, unless it would pass the end of timestamptz.
+        EXIT WHEN extract(epoch FROM t) + extract(epoch FROM sc.tick) + 172800 >= 9224318016000;
+        t := t + sc.tick;
+    END LOOP;
+    RETURN NEXT repeat(' ', label_width) || rtrim(axis);
+    RETURN NEXT repeat(' ', label_width) || ruler;
+
+    -- One line per resource: each cell shows the state of the booking over
+    -- it (? for a state mojob does not know), or how many.
+    FOR res IN SELECT id, name FROM mojob.resource ORDER BY name LOOP
+        cells := array_fill(0, ARRAY[width]);
+        glyph := array_fill(' '::text, ARRAY[width]);
+        FOR b IN
+            SELECT greatest(lower(s.held), sc.t0) AS lo, least(upper(s.held), sc.t1) AS hi, s.state
+            FROM mojob.resource_schedule s
+            WHERE s.resource_id = res.id AND s.held && tstzrange(sc.t0, sc.t1)
+              AND (s.state <> 'completed' OR upper(s.held) > sc.t0)
+        LOOP
+            c0 := floor((extract(epoch FROM b.lo) - e0)::double precision / span * width)::integer;
+            c1 := ceil((extract(epoch FROM b.hi) - e0)::double precision / span * width)::integer;
+            FOR col IN greatest(c0, 0) .. least(c1, width) - 1 LOOP
+                cells[col + 1] := cells[col + 1] + 1;
+                glyph[col + 1] := CASE WHEN cells[col + 1] = 1
+                                       THEN coalesce(marks[array_position(states, b.state)], '?')
+                                       WHEN cells[col + 1] < 10 THEN cells[col + 1]::text
+                                       ELSE '+' END;
+            END LOOP;
+        END LOOP;
+        -- A name's control characters (a newline, an escape) must not break the chart.
+        line := rpad(regexp_replace(res.name, '[[:cntrl:]]', CASE WHEN getdatabaseencoding() = 'UTF8' THEN chr(65533) ELSE '?' END, 'g'), label_width)
+                || array_to_string(glyph, '');
+        RETURN NEXT rtrim(line);
+    END LOOP;
+
+    RETURN NEXT '';
+    RETURN NEXT '░ tentative  ▓ confirmed  █ running  ▒ completed  2-9 bookings at once'
+                || '  (' || to_char(sc.t0, 'YYYY-MM-DD HH24:MI') || CASE WHEN extract(year FROM sc.t0) < 0 THEN ' BC' ELSE '' END
+                || ' to ' || to_char(sc.t1, 'YYYY-MM-DD HH24:MI') || CASE WHEN extract(year FROM sc.t1) < 0 THEN ' BC' ELSE '' END
+                || ' ' || regexp_replace(to_char(sc.t1, 'TZ'), '[[:cntrl:]]', '', 'g') || ')';
+END
+$$;
+CREATE OR REPLACE FUNCTION mojob.timeline_svg(during tstzrange) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sc record;
+    e0 numeric;
+    span double precision;
+    label_w CONSTANT integer := 160;
+    chart_w CONSTANT integer := 800;
+    row_h CONSTANT integer := 28;
+    top CONSTANT integer := 52;
+    -- The colour of a state mojob does not know (a value the owner added to mojob.job_state).
+    neutral CONSTANT text := '#999999';
+    known mojob.job_state[];
+    n integer := 0;
+    out text;
+    t timestamptz;
+    x double precision;
+    res record;
+    b record;
+    y integer;
+    s mojob.job_state;
+BEGIN
+    -- It summarizes bookings: only for those who may read the jobs.
+    IF NOT has_table_privilege('mojob.job', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table job'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'timeline_svg() summarizes the bookings of jobs, which needs SELECT on mojob.job.',
+                  HINT = 'Ask the owner of mojob''s tables for SELECT on mojob.job.';
+    END IF;
+    sc := mojob.timeline_scale(during, chart_w / 10);
+    e0 := extract(epoch FROM sc.t0);
+    span := extract(epoch FROM sc.t1) - e0;
+    SELECT count(*) INTO n FROM mojob.resource;
+    SELECT array_agg(DISTINCT g.st) INTO known
+    FROM mojob.state_graph() x, LATERAL (VALUES (x.from_state), (x.to_state)) g(st);
+
+    out := format('<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" '
+                  'viewBox="0 0 %s %s" font-family="sans-serif" font-size="12">',
+                  label_w + chart_w + 40, top + n * row_h + 60, label_w + chart_w + 40, top + n * row_h + 60)
+        || E'\n<rect width="100%" height="100%" fill="#ffffff"/>'
+        || format(E'\n<text x="8" y="16" font-weight="bold">mojob timeline, %s to %s</text>',
+                  to_char(sc.t0, 'YYYY-MM-DD HH24:MI') || CASE WHEN extract(year FROM sc.t0) < 0 THEN ' BC' ELSE '' END,
+                  to_char(sc.t1, 'YYYY-MM-DD HH24:MI') || CASE WHEN extract(year FROM sc.t1) < 0 THEN ' BC' ELSE '' END
+                  -- The time zone's abbreviation is the session's to choose: escaped.
+                  || ' ' || mojob.xml_text(to_char(sc.t1, 'TZ')));
+
+    -- Axis: a line and a label at each tick.
+    t := sc.first_tick;
+    WHILE t < sc.t1 LOOP
+        x := label_w + (extract(epoch FROM t) - e0)::double precision / span * chart_w;
+        out := out || format(E'\n<line class="tick" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#cccccc"/>'
+                             '<text x="%s" y="%s" text-anchor="middle">%s</text>',
+                             round(x::numeric, 1), top - 8, round(x::numeric, 1), top + n * row_h,
+                             round(x::numeric, 1), top - 12,
+                             CASE WHEN sc.tick >= interval '1 year'
+                                  THEN to_char(t, 'FMYYYY') || CASE WHEN extract(year FROM t) < 0 THEN ' BC' ELSE '' END
+                                  WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END);
+        -- The next tick, unless it would pass the end of timestamptz.
+        EXIT WHEN extract(epoch FROM t) + extract(epoch FROM sc.tick) + 172800 >= 9224318016000;
+        t := t + sc.tick;
+    END LOOP;
+
+    -- One row per resource, one bar per booking, in the state's colour.
+    y := top;
+    FOR res IN SELECT id, name FROM mojob.resource ORDER BY name LOOP
+        out := out || format(E'\n<text class="resource" x="8" y="%s">%s</text>', y + 18, mojob.xml_text(res.name));
+        FOR b IN
+            SELECT greatest(lower(s.held), sc.t0) AS lo, least(upper(s.held), sc.t1) AS hi,
+                   s.state, s.code, s.name, s.held
+            FROM mojob.resource_schedule s
+            WHERE s.resource_id = res.id AND s.held && tstzrange(sc.t0, sc.t1)
+            ORDER BY lower(s.held), s.code
+        LOOP
+            out := out || format(E'\n<rect class="booking" data-job="%s" data-state="%s" x="%s" y="%s" width="%s" height="%s" '
+                                 'fill="%s" stroke="#333333" stroke-width="0.5"><title>%s</title></rect>',
+                                 mojob.xml_text(b.code), mojob.xml_text(b.state::text),
+                                 round((label_w + (extract(epoch FROM b.lo) - e0)::double precision / span * chart_w)::numeric, 1),
+                                 y + 4,
+                                 round(greatest((extract(epoch FROM b.hi) - extract(epoch FROM b.lo))::double precision / span * chart_w, 1)::numeric, 1),
+                                 row_h - 8,
+                                 CASE WHEN b.state = ANY (known) THEN mojob.state_color(b.state) ELSE neutral END,
+                                 mojob.xml_text(format('%s %s (%s) %s', b.code, b.name, b.state, b.held)));
+        END LOOP;
+        y := y + row_h;
+    END LOOP;
+
+    -- Now, when it falls inside the window.
+    IF now() >= sc.t0 AND now() < sc.t1 THEN
+        x := label_w + (extract(epoch FROM now()) - e0)::double precision / span * chart_w;
+        out := out || format(E'\n<line class="now" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#D60000" '
+                             'stroke-dasharray="4 3"/><text x="%s" y="%s" fill="#D60000">now</text>',
+                             round(x::numeric, 1), top - 4, round(x::numeric, 1), top + n * row_h,
+                             round(x::numeric, 1) + 3, top + n * row_h + 12);
+    END IF;
+
+    -- Legend: every state's colour, and the error colour.
+    x := label_w;
+    FOREACH s IN ARRAY enum_range(NULL::mojob.job_state) LOOP
+        out := out || format(E'\n<rect class="legend" x="%s" y="%s" width="12" height="12" fill="%s"/>'
+                             '<text x="%s" y="%s">%s</text>',
+                             x, y + 20, CASE WHEN s = ANY (known) THEN mojob.state_color(s) ELSE neutral END,
+                             x + 16, y + 30, mojob.xml_text(s::text));
+        x := x + 100;
+    END LOOP;
+    out := out || format(E'\n<rect class="legend" x="%s" y="%s" width="12" height="12" fill="#D60000"/>'
+                         '<text x="%s" y="%s">error</text>', x, y + 20, x + 16, y + 30);
+    RETURN out || E'\n</svg>\n';
+END
+$$;
+CREATE OR REPLACE FUNCTION mojob.xml_text(text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF $1 IS NULL THEN
+        RAISE EXCEPTION 'text must not be null'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the text to escape.';
+    END IF;
+    -- XML 1.0 allows every character but the control characters other than
+    -- tab, newline and carriage return, and U+FFFE and U+FFFF: each of those
+    -- (and DEL) becomes U+FFFD (? in a database whose encoding lacks it).
+    RETURN replace(replace(replace(replace(
+               regexp_replace($1, E'[\\x01-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\uFFFE\\uFFFF]',
+                              CASE WHEN getdatabaseencoding() = 'UTF8' THEN chr(65533) ELSE '?' END, 'g'),
+               '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;');
+END
+$$;
+COMMENT ON FUNCTION mojob.xml_text(text) IS
+    'Text escaped for XML; characters XML 1.0 does not allow (control characters but tab, newline and carriage return; U+FFFE, U+FFFF) and DEL become U+FFFD';

@@ -28,17 +28,17 @@ COMMENT ON FUNCTION mojob.job_code_preview(text, bigint, timestamptz) IS
 CREATE TABLE mojob.settings (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     default_pre_roll interval NOT NULL DEFAULT '0'
-        CHECK (default_pre_roll >= '0'),
+        CHECK (default_pre_roll OPERATOR(pg_catalog.>=) '0'),
     default_post_roll interval NOT NULL DEFAULT '0'
-        CHECK (default_post_roll >= '0'),
+        CHECK (default_post_roll OPERATOR(pg_catalog.>=) '0'),
     default_state mojob.job_state NOT NULL DEFAULT 'draft'
-        CHECK (default_state IN ('draft', 'tentative')),
+        CHECK (default_state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative']::mojob.job_state[])),
     job_code_pattern text NOT NULL DEFAULT 'JOB-{seq:6}'
         CHECK (mojob.job_code_preview(job_code_pattern) IS NOT NULL),
     validation_horizon interval NOT NULL DEFAULT '60 minutes'
-        CHECK (validation_horizon >= '0'),
+        CHECK (validation_horizon OPERATOR(pg_catalog.>=) '0'),
     lock_timeout interval NOT NULL DEFAULT '15 minutes'
-        CHECK (lock_timeout > '0')
+        CHECK (lock_timeout OPERATOR(pg_catalog.>) '0')
 );
 COMMENT ON TABLE mojob.settings IS
     'mojob''s settings: one row, changed with UPDATE mojob.settings SET ...';
@@ -99,10 +99,10 @@ CREATE SEQUENCE mojob.resource_id_seq;
 COMMENT ON SEQUENCE mojob.resource_id_seq IS 'Ids of mojob.resource';
 
 CREATE TABLE mojob.resource (
-    id bigint PRIMARY KEY DEFAULT nextval('mojob.resource_id_seq'),
-    name text NOT NULL UNIQUE CHECK (name <> ''),
-    concurrency integer NOT NULL DEFAULT 1 CHECK (concurrency >= 1),
-    capacity numeric CHECK (capacity >= 0 AND capacity < 'Infinity'),
+    id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mojob.resource_id_seq'),
+    name text NOT NULL UNIQUE CHECK (name OPERATOR(pg_catalog.<>) ''),
+    concurrency integer NOT NULL DEFAULT 1 CHECK (concurrency OPERATOR(pg_catalog.>=) 1),
+    capacity numeric CHECK (capacity OPERATOR(pg_catalog.>=) 0 AND capacity OPERATOR(pg_catalog.<) 'Infinity'),
     capabilities text[] NOT NULL DEFAULT '{}',
     enabled boolean NOT NULL DEFAULT true,
     properties jsonb NOT NULL DEFAULT '{}'
@@ -128,8 +128,8 @@ CREATE SEQUENCE mojob.pool_id_seq;
 COMMENT ON SEQUENCE mojob.pool_id_seq IS 'Ids of mojob.pool';
 
 CREATE TABLE mojob.pool (
-    id bigint PRIMARY KEY DEFAULT nextval('mojob.pool_id_seq'),
-    name text NOT NULL UNIQUE CHECK (name <> '')
+    id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mojob.pool_id_seq'),
+    name text NOT NULL UNIQUE CHECK (name OPERATOR(pg_catalog.<>) '')
 );
 ALTER SEQUENCE mojob.pool_id_seq OWNED BY mojob.pool.id;
 COMMENT ON TABLE mojob.pool IS 'A named group of interchangeable resources';
@@ -159,21 +159,21 @@ CREATE SEQUENCE mojob.recurrence_id_seq;
 COMMENT ON SEQUENCE mojob.recurrence_id_seq IS 'Ids of mojob.recurrence';
 
 CREATE TABLE mojob.recurrence (
-    id bigint PRIMARY KEY DEFAULT nextval('mojob.recurrence_id_seq'),
+    id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mojob.recurrence_id_seq'),
     template_job bigint NOT NULL,
     rule text NOT NULL,
     time_zone text NOT NULL,
-    horizon interval NOT NULL DEFAULT '1 year' CHECK (horizon > '0'),
-    state text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'canceled')),
-    created_at timestamptz NOT NULL DEFAULT now(),
+    horizon interval NOT NULL DEFAULT '1 year' CHECK (horizon OPERATOR(pg_catalog.>) '0'),
+    state text NOT NULL DEFAULT 'active' CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'canceled']::text[])),
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by text NOT NULL,
     canceled_at timestamptz,
     cancel_reason text,
     dtstart timestamptz NOT NULL,
     extended_until timestamptz NOT NULL,
     instance_state mojob.job_state NOT NULL DEFAULT 'draft'
-        CHECK (instance_state IN ('draft', 'tentative')),
-    CONSTRAINT recurrence_canceled_at CHECK ((state = 'canceled') = (canceled_at IS NOT NULL))
+        CHECK (instance_state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative']::mojob.job_state[])),
+    CONSTRAINT recurrence_canceled_at CHECK ((state OPERATOR(pg_catalog.=) 'canceled') OPERATOR(pg_catalog.=) (canceled_at IS NOT NULL))
 );
 ALTER SEQUENCE mojob.recurrence_id_seq OWNED BY mojob.recurrence.id;
 COMMENT ON TABLE mojob.recurrence IS
@@ -201,9 +201,9 @@ COMMENT ON SEQUENCE mojob.job_code_seq IS
     'The counter {seq} of mojob.settings.job_code_pattern';
 
 CREATE TABLE mojob.job (
-    id bigint PRIMARY KEY DEFAULT nextval('mojob.job_id_seq'),
+    id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mojob.job_id_seq'),
     code text NOT NULL UNIQUE,
-    name text NOT NULL CHECK (name <> ''),
+    name text NOT NULL CHECK (name OPERATOR(pg_catalog.<>) ''),
     description text,
     priority mojob.job_priority NOT NULL DEFAULT 'normal',
     state mojob.job_state NOT NULL,
@@ -216,18 +216,18 @@ CREATE TABLE mojob.job (
     owner text,
     properties jsonb NOT NULL DEFAULT '{}',
     version bigint NOT NULL DEFAULT 1,
-    created_at timestamptz NOT NULL DEFAULT now(),
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by text NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     locked_by text,
     locked_until timestamptz,
     recurrence_id bigint REFERENCES mojob.recurrence,
     CONSTRAINT job_window_order CHECK
-        (pre_roll_start <= start_at AND start_at < end_at AND end_at <= post_roll_end),
+        (pre_roll_start OPERATOR(pg_catalog.<=) start_at AND start_at OPERATOR(pg_catalog.<) end_at AND end_at OPERATOR(pg_catalog.<=) post_roll_end),
     CONSTRAINT job_window_finite CHECK
-        (isfinite(pre_roll_start) AND isfinite(post_roll_end)),
-    CONSTRAINT job_canceled_at CHECK ((state = 'canceled') = (canceled_at IS NOT NULL)),
-    CONSTRAINT job_lock CHECK ((locked_by IS NULL) = (locked_until IS NULL))
+        (pg_catalog.isfinite(pre_roll_start) AND pg_catalog.isfinite(post_roll_end)),
+    CONSTRAINT job_canceled_at CHECK ((state OPERATOR(pg_catalog.=) 'canceled') OPERATOR(pg_catalog.=) (canceled_at IS NOT NULL)),
+    CONSTRAINT job_lock CHECK ((locked_by IS NULL) OPERATOR(pg_catalog.=) (locked_until IS NULL))
 );
 ALTER SEQUENCE mojob.job_id_seq OWNED BY mojob.job.id;
 
@@ -261,8 +261,8 @@ COMMENT ON COLUMN mojob.job.locked_until IS 'When the edit lock lapses';
 COMMENT ON COLUMN mojob.job.recurrence_id IS 'The recurrence this job is an instance of, if any';
 
 -- Due times, found by the scheduler and mojob.advance() without a scan.
-CREATE INDEX job_start_due ON mojob.job (start_at) WHERE state = 'confirmed';
-CREATE INDEX job_end_due ON mojob.job (end_at) WHERE state = 'running';
+CREATE INDEX job_start_due ON mojob.job (start_at) WHERE state OPERATOR(pg_catalog.=) 'confirmed';
+CREATE INDEX job_end_due ON mojob.job (end_at) WHERE state OPERATOR(pg_catalog.=) 'running';
 CREATE INDEX job_window ON mojob.job (start_at, end_at);
 CREATE INDEX job_recurrence ON mojob.job (recurrence_id, start_at) WHERE recurrence_id IS NOT NULL;
 
@@ -292,18 +292,18 @@ CREATE SEQUENCE mojob.job_resource_id_seq;
 COMMENT ON SEQUENCE mojob.job_resource_id_seq IS 'Ids of mojob.job_resource';
 
 CREATE TABLE mojob.job_resource (
-    id bigint PRIMARY KEY DEFAULT nextval('mojob.job_resource_id_seq'),
+    id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mojob.job_resource_id_seq'),
     job_id bigint NOT NULL REFERENCES mojob.job ON DELETE CASCADE,
     resource_id bigint REFERENCES mojob.resource,
     pool_id bigint REFERENCES mojob.pool,
     alias text,
-    amount numeric NOT NULL DEFAULT 0 CHECK (amount >= 0 AND amount < 'Infinity'),
+    amount numeric NOT NULL DEFAULT 0 CHECK (amount OPERATOR(pg_catalog.>=) 0 AND amount OPERATOR(pg_catalog.<) 'Infinity'),
     required_capabilities text[] NOT NULL DEFAULT '{}',
     held_from timestamptz,
     held_until timestamptz,
     CONSTRAINT job_resource_once UNIQUE (job_id, resource_id),
     CONSTRAINT job_resource_what CHECK (resource_id IS NOT NULL OR pool_id IS NOT NULL),
-    CONSTRAINT job_resource_held CHECK (held_from < held_until)
+    CONSTRAINT job_resource_held CHECK (held_from OPERATOR(pg_catalog.<) held_until)
 );
 ALTER SEQUENCE mojob.job_resource_id_seq OWNED BY mojob.job_resource.id;
 CREATE INDEX ON mojob.job_resource (resource_id);
@@ -341,7 +341,7 @@ CREATE TABLE mojob.booking (
     node_id bigint PRIMARY KEY,
     job_id bigint NOT NULL,
     resource_id bigint NOT NULL,
-    held tstzrange NOT NULL CHECK (NOT isempty(held)),
+    held tstzrange NOT NULL CHECK (NOT pg_catalog.isempty(held)),
     amount numeric NOT NULL
 );
 CREATE INDEX booking_resource_held ON mojob.booking USING gist (resource_id, held);
@@ -349,7 +349,7 @@ CREATE INDEX booking_resource_held ON mojob.booking USING gist (resource_id, hel
 -- less the longest booking the resource has (mojob.booking_longest): a
 -- B-tree range, much cheaper than a GiST lookup.  The GiST index serves the
 -- views.  No index on job_id: a job's bookings are found through its nodes.
-CREATE INDEX booking_resource_start ON mojob.booking (resource_id, lower(held));
+CREATE INDEX booking_resource_start ON mojob.booking (resource_id, pg_catalog.lower(held));
 
 -- Kept with mojob.booking (and, like it, not dumped): for each resource, at
 -- least the length of its longest booking.  It only grows.
@@ -385,13 +385,13 @@ CREATE SEQUENCE mojob.job_event_id_seq;
 COMMENT ON SEQUENCE mojob.job_event_id_seq IS 'Ids of mojob.job_event';
 
 CREATE TABLE mojob.job_event (
-    id bigint PRIMARY KEY DEFAULT nextval('mojob.job_event_id_seq'),
+    id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mojob.job_event_id_seq'),
     job_id bigint NOT NULL,
     from_state mojob.job_state NOT NULL,
     to_state mojob.job_state NOT NULL,
     at timestamptz NOT NULL,
     by_user text NOT NULL,
-    cause text NOT NULL CHECK (cause IN ('user', 'time')),
+    cause text NOT NULL CHECK (cause OPERATOR(pg_catalog.=) ANY (ARRAY['user', 'time']::text[])),
     reason text
 );
 ALTER SEQUENCE mojob.job_event_id_seq OWNED BY mojob.job_event.id;
@@ -563,7 +563,7 @@ LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_delete_job';
 COMMENT ON FUNCTION mojob.delete_job(bigint) IS
     'Delete a draft, completed or canceled job; its history stays';
 
-CREATE FUNCTION mojob.advance(at timestamptz DEFAULT now()) RETURNS integer
+CREATE FUNCTION mojob.advance(at timestamptz DEFAULT pg_catalog.now()) RETURNS integer
 LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_advance';
 COMMENT ON FUNCTION mojob.advance(timestamptz) IS
     'Make every time transition due at "at" (start and end reached); returns how many were made';
@@ -617,6 +617,13 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- It summarizes bookings: only for those who may read the jobs.
+    IF NOT has_table_privilege('mojob.job', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table job'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'free_resources() summarizes the bookings of jobs, which needs SELECT on mojob.job.',
+                  HINT = 'Ask the owner of mojob''s tables for SELECT on mojob.job.';
+    END IF;
     IF during IS NULL OR isempty(during) OR lower_inf(during) OR upper_inf(during) THEN
         RAISE EXCEPTION 'during must be a finite, non-empty window'
             USING ERRCODE = 'invalid_parameter_value',
@@ -627,9 +634,11 @@ BEGIN
         RAISE EXCEPTION 'during must be a finite window'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass tstzrange(start, end).';
     END IF;
-    IF capabilities IS NULL OR array_position(capabilities, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'capabilities must not be NULL or contain NULL'
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass ''{}'' for no requirement.';
+    IF capabilities IS NULL OR array_ndims(capabilities) > 1
+       OR array_position(capabilities, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'capabilities must be a one-dimensional array without NULL'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass ''{}'' for no requirement, or a list such as ''{uhd}''.';
     END IF;
     IF pool IS NOT NULL AND NOT EXISTS (SELECT FROM mojob.pool p WHERE p.id = free_resources.pool) THEN
         RAISE EXCEPTION 'pool % does not exist', pool
@@ -717,8 +726,8 @@ COMMENT ON FUNCTION mojob.duplicate(bigint, timestamptz) IS
 -- only, not every job before t (the upcoming board has its own index,
 -- job_upcoming, below).
 CREATE INDEX job_unfinished ON mojob.job (start_at)
-    WHERE state IN ('draft', 'tentative', 'confirmed', 'running');
-CREATE INDEX job_by_end ON mojob.job (end_at) WHERE state IN ('running', 'completed');
+    WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed', 'running']::mojob.job_state[]);
+CREATE INDEX job_by_end ON mojob.job (end_at) WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'completed']::mojob.job_state[]);
 
 CREATE FUNCTION mojob.board_states(board mojob.board) RETURNS mojob.job_state[]
 LANGUAGE C IMMUTABLE PARALLEL SAFE
@@ -760,10 +769,10 @@ COMMENT ON FUNCTION mojob.acting_user() IS
 -- STATISTICS does not make the object a member of the extension: it belongs
 -- to the table, and goes with it.
 CREATE INDEX job_upcoming ON mojob.job
-    ((CASE WHEN state = ANY (mojob.board_states('upcoming')) THEN start_at END), id)
-    WHERE state = ANY (mojob.board_states('upcoming'));
+    ((CASE WHEN state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming')) THEN start_at END), id)
+    WHERE state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming'));
 CREATE STATISTICS mojob.job_upcoming_start
-    ON (CASE WHEN state = ANY (mojob.board_states('upcoming')) THEN start_at END) FROM mojob.job;
+    ON (CASE WHEN state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming')) THEN start_at END) FROM mojob.job;
 COMMENT ON STATISTICS mojob.job_upcoming_start IS
     'For the planner: how the starts of jobs not yet started spread over time (the upcoming board''s start, index job_upcoming)';
 
@@ -775,42 +784,42 @@ COMMENT ON FUNCTION mojob.time_desc(timestamptz) IS
 
 CREATE VIEW mojob.job_errors AS
     SELECT n.job_id, 'RESOURCE_UNAVAILABLE'::text AS code,
-           format('resource "%s" is disabled', r.name) AS message
+           pg_catalog.format('resource "%s" is disabled', r.name) AS message
     FROM mojob.resource r
-    JOIN mojob.job_resource n ON n.resource_id = r.id
-    JOIN mojob.job j ON j.id = n.job_id
+    JOIN mojob.job_resource n ON n.resource_id OPERATOR(pg_catalog.=) r.id
+    JOIN mojob.job j ON j.id OPERATOR(pg_catalog.=) n.job_id
     WHERE NOT r.enabled
-      AND j.state IN ('draft', 'tentative', 'confirmed', 'running')
-      AND (n.held_until IS NULL OR n.held_until > now())
+      AND j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed', 'running']::mojob.job_state[])
+      AND (n.held_until IS NULL OR n.held_until OPERATOR(pg_catalog.>) pg_catalog.now())
     UNION ALL
     SELECT n.job_id, 'NODE_UNRESOLVED',
-           format('pool node %s of pool "%s" has no resource',
-                  coalesce(quote_ident(n.alias), n.id::text), p.name)
+           pg_catalog.format('pool node %s of pool "%s" has no resource',
+                             coalesce(pg_catalog.quote_ident(n.alias), n.id::text), p.name)
     FROM mojob.job_resource n
-    JOIN mojob.pool p ON p.id = n.pool_id
-    JOIN mojob.job j ON j.id = n.job_id
+    JOIN mojob.pool p ON p.id OPERATOR(pg_catalog.=) n.pool_id
+    JOIN mojob.job j ON j.id OPERATOR(pg_catalog.=) n.job_id
     WHERE n.resource_id IS NULL
-      AND j.state IN ('draft', 'tentative', 'confirmed', 'running')
+      AND j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed', 'running']::mojob.job_state[])
     UNION ALL
     SELECT j.id, 'NOT_CONFIRMED',
-           format('it starts at %s, within the validation horizon of %s, but is still %s',
-                  j.start_at, s.validation_horizon, j.state)
+           pg_catalog.format('it starts at %s, within the validation horizon of %s, but is still %s',
+                             j.start_at, s.validation_horizon, j.state)
     FROM mojob.job j CROSS JOIN mojob.settings s
-    WHERE j.state IN ('draft', 'tentative')
-      AND j.start_at > now() AND j.start_at <= now() + s.validation_horizon
+    WHERE j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative']::mojob.job_state[])
+      AND j.start_at OPERATOR(pg_catalog.>) pg_catalog.now() AND j.start_at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) s.validation_horizon)
     UNION ALL
     SELECT c.job_id, 'RECURRENCE_CONFLICT',
-           format('an instance of recurrence %s whose resources were taken: it was created as a draft',
-                  j.recurrence_id)
+           pg_catalog.format('an instance of recurrence %s whose resources were taken: it was created as a draft',
+                             j.recurrence_id)
     FROM mojob.recurrence_conflict c
-    JOIN mojob.job j ON j.id = c.job_id
-    WHERE j.state = 'draft'
+    JOIN mojob.job j ON j.id OPERATOR(pg_catalog.=) c.job_id
+    WHERE j.state OPERATOR(pg_catalog.=) 'draft'
     UNION ALL
     SELECT j.id, 'START_MISSED',
-           format('its start at %s has passed, but it is still %s', j.start_at, j.state)
+           pg_catalog.format('its start at %s has passed, but it is still %s', j.start_at, j.state)
     FROM mojob.job j
-    WHERE j.state IN ('draft', 'tentative', 'confirmed')
-      AND j.start_at <= now();
+    WHERE j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed']::mojob.job_state[])
+      AND j.start_at OPERATOR(pg_catalog.<=) pg_catalog.now();
 COMMENT ON VIEW mojob.job_errors IS
     'The Error overlay: why each job needs attention now; reasons go away by themselves when their cause does';
 COMMENT ON COLUMN mojob.job_errors.job_id IS 'The job';
@@ -825,42 +834,44 @@ CREATE VIEW mojob.job_search AS
            j.created_at, j.created_by, j.updated_at, j.locked_by, j.locked_until, j.recurrence_id,
            -- The state test first, apart: a plain condition on the state, which
            -- lets WHERE has_error read only unfinished jobs (job_unfinished).
-           j.state IN ('draft', 'tentative', 'confirmed', 'running') AND e.errors <> '{}' AS has_error,
+           j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed', 'running']::mojob.job_state[])
+               AND e.errors OPERATOR(pg_catalog.<>) '{}'::text[] AS has_error,
            e.errors,
-           ARRAY(SELECT coalesce(r.name, '(' || p.name || ')')
+           ARRAY(SELECT coalesce(r.name, '(' OPERATOR(pg_catalog.||) p.name OPERATOR(pg_catalog.||) ')')
                  FROM mojob.job_resource n
-                 LEFT JOIN mojob.resource r ON r.id = n.resource_id
-                 LEFT JOIN mojob.pool p ON p.id = n.pool_id
-                 WHERE n.job_id = j.id AND (n.held_until IS NULL OR n.held_until > now())
+                 LEFT JOIN mojob.resource r ON r.id OPERATOR(pg_catalog.=) n.resource_id
+                 LEFT JOIN mojob.pool p ON p.id OPERATOR(pg_catalog.=) n.pool_id
+                 WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND (n.held_until IS NULL OR n.held_until OPERATOR(pg_catalog.>) pg_catalog.now())
                  ORDER BY n.id) AS resources
     FROM mojob.job j
     -- The codes of mojob.job_errors, computed from the job's own row (in code
     -- order); completed and canceled jobs have none, so nothing is looked up
     -- for them.  test/pgtap/31_errors.sql checks that both agree.
     CROSS JOIN LATERAL (
-        SELECT CASE WHEN j.state IN ('completed', 'canceled') THEN '{}'::text[]
-               ELSE array_remove(ARRAY[
+        SELECT CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (ARRAY['completed', 'canceled']::mojob.job_state[]) THEN '{}'::text[]
+               ELSE pg_catalog.array_remove(ARRAY[
                    CASE WHEN EXISTS (SELECT FROM mojob.job_resource n   -- its pool: job_resource_what
-                                     WHERE n.job_id = j.id AND n.resource_id IS NULL)
+                                     WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND n.resource_id IS NULL)
                         THEN 'NODE_UNRESOLVED' END,
-                   CASE WHEN j.state IN ('draft', 'tentative') AND j.start_at > now()
-                             AND j.start_at <= now() + (SELECT s.validation_horizon FROM mojob.settings s)
+                   CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative']::mojob.job_state[]) AND j.start_at OPERATOR(pg_catalog.>) pg_catalog.now()
+                             AND j.start_at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) (SELECT s.validation_horizon FROM mojob.settings s))
                         THEN 'NOT_CONFIRMED' END,
-                   CASE WHEN j.state = 'draft'
-                             AND EXISTS (SELECT FROM mojob.recurrence_conflict c WHERE c.job_id = j.id)
+                   CASE WHEN j.state OPERATOR(pg_catalog.=) 'draft'
+                             AND EXISTS (SELECT FROM mojob.recurrence_conflict c WHERE c.job_id OPERATOR(pg_catalog.=) j.id)
                         THEN 'RECURRENCE_CONFLICT' END,
-                   CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
-                                     WHERE n.job_id = j.id AND NOT r.enabled
-                                       AND (n.held_until IS NULL OR n.held_until > now()))
+                   CASE WHEN EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id OPERATOR(pg_catalog.=) n.resource_id
+                                     WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND NOT r.enabled
+                                       AND (n.held_until IS NULL OR n.held_until OPERATOR(pg_catalog.>) pg_catalog.now()))
                         THEN 'RESOURCE_UNAVAILABLE' END,
-                   CASE WHEN j.state IN ('draft', 'tentative', 'confirmed') AND j.start_at <= now()
-                        THEN 'START_MISSED' END], NULL)
+                   CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative', 'confirmed']::mojob.job_state[])
+                             AND j.start_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+                        THEN 'START_MISSED' END], NULL::text)
                END AS errors) e;
 COMMENT ON VIEW mojob.job_search IS
     'Every job, canceled ones too (the Search Jobs page), with its errors and resources';
 
 CREATE VIEW mojob.jobs AS
-    SELECT * FROM mojob.job_search WHERE state <> 'canceled';
+    SELECT * FROM mojob.job_search WHERE state OPERATOR(pg_catalog.<>) 'canceled';
 COMMENT ON VIEW mojob.jobs IS
     'Every job but canceled ones (the Job View), with its errors and resources';
 
@@ -881,18 +892,19 @@ CREATE VIEW mojob.ops_board AS
            mojob.action_open('delete', j.state) AND NOT j.locked_other AS can_delete,
            mojob.action_open('reserve', j.state) AND NOT j.locked_other
                AND (NOT d.any_disabled
-                    OR NOT EXISTS (SELECT FROM mojob.job_resource n JOIN mojob.resource r ON r.id = n.resource_id
-                                   WHERE n.job_id = j.id AND NOT r.enabled
+                    OR NOT EXISTS (SELECT FROM mojob.job_resource n
+                                   JOIN mojob.resource r ON r.id OPERATOR(pg_catalog.=) n.resource_id
+                                   WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND NOT r.enabled
                                    OFFSET 0)) AS can_reserve,     -- OFFSET 0: a probe per job, never a hash of all nodes
            mojob.action_open('confirm', j.state) AND NOT j.locked_other
                AND NOT EXISTS (SELECT FROM mojob.job_resource n
-                               WHERE n.job_id = j.id AND n.resource_id IS NULL
+                               WHERE n.job_id OPERATOR(pg_catalog.=) j.id AND n.resource_id IS NULL
                                OFFSET 0) AS can_confirm,
            mojob.action_open('unconfirm', j.state) AND NOT j.locked_other AS can_unconfirm,
            -- (1.1) Starting and stopping are never held by an edit lock.
            mojob.action_open('start', j.state) AS can_start,
            mojob.action_open('stop', j.state)
-               AND j.start_at < now() AS can_stop,
+               AND j.start_at OPERATOR(pg_catalog.<) pg_catalog.now() AS can_stop,
            mojob.action_open('cancel', j.state) AND NOT j.locked_other AS can_cancel
     FROM (
         -- k: each board's order (active by end, upcoming by start, completed
@@ -901,27 +913,30 @@ CREATE VIEW mojob.ops_board AS
         -- branch can read from the index job_upcoming in order, with no
         -- sort.  That branch shows start_at as the expression the index is on.
         SELECT 'active'::mojob.board AS board, j.end_at AS k,
-               coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false) AS locked_other,
+               coalesce(j.locked_until OPERATOR(pg_catalog.>) pg_catalog.now()
+                        AND j.locked_by OPERATOR(pg_catalog.<>) (SELECT mojob.acting_user()), false) AS locked_other,
                j.*
         FROM mojob.job j
-        WHERE j.state = ANY (mojob.board_states('active'))
+        WHERE j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('active'))
         UNION ALL
-        (SELECT 'upcoming', CASE WHEN j.state = ANY (mojob.board_states('upcoming')) THEN j.start_at END,
-               coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false),
+        (SELECT 'upcoming', CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming')) THEN j.start_at END,
+               coalesce(j.locked_until OPERATOR(pg_catalog.>) pg_catalog.now()
+                        AND j.locked_by OPERATOR(pg_catalog.<>) (SELECT mojob.acting_user()), false),
                j.id, j.code, j.name, j.description, j.priority, j.state, j.pre_roll_start,
-               CASE WHEN j.state = ANY (mojob.board_states('upcoming')) THEN j.start_at END AS start_at,
+               CASE WHEN j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming')) THEN j.start_at END AS start_at,
                j.end_at, j.post_roll_end, j.canceled_at, j.cancel_reason, j.owner,
                j.properties, j.version, j.created_at, j.created_by, j.updated_at,
                j.locked_by, j.locked_until, j.recurrence_id
          FROM mojob.job j
-         WHERE j.state = ANY (mojob.board_states('upcoming'))
+         WHERE j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('upcoming'))
          ORDER BY 2, j.id)
         UNION ALL
         SELECT 'completed', mojob.time_desc(j.end_at),
-               coalesce(j.locked_until > now() AND j.locked_by <> (SELECT mojob.acting_user()), false),
+               coalesce(j.locked_until OPERATOR(pg_catalog.>) pg_catalog.now()
+                        AND j.locked_by OPERATOR(pg_catalog.<>) (SELECT mojob.acting_user()), false),
                j.*
         FROM mojob.job j
-        WHERE j.state = ANY (mojob.board_states('completed'))
+        WHERE j.state OPERATOR(pg_catalog.=) ANY (mojob.board_states('completed'))
     ) j
     -- Is any resource disabled (index resource_disabled)?  Asked once a query.
     CROSS JOIN (SELECT EXISTS (SELECT FROM mojob.resource r WHERE NOT r.enabled) AS any_disabled) d
@@ -933,8 +948,8 @@ CREATE VIEW mojob.resource_schedule AS
     SELECT b.resource_id, r.name AS resource, b.job_id, j.code, j.name, b.held, j.state,
            b.amount, b.node_id
     FROM mojob.booking b
-    JOIN mojob.resource r ON r.id = b.resource_id
-    JOIN mojob.job j ON j.id = b.job_id;
+    JOIN mojob.resource r ON r.id OPERATOR(pg_catalog.=) b.resource_id
+    JOIN mojob.job j ON j.id OPERATOR(pg_catalog.=) b.job_id;
 COMMENT ON VIEW mojob.resource_schedule IS
     'The Resource View: every window a resource is held for, by which job';
 
@@ -946,13 +961,14 @@ DECLARE
 BEGIN
     FOREACH v IN ARRAY ARRAY['job_search', 'jobs', 'ops_board'] LOOP
         FOR c IN
-            SELECT a.attname, col_description('mojob.job'::regclass, a.attnum) AS comment
+            SELECT a.attname, pg_catalog.col_description('mojob.job'::regclass, a.attnum) AS comment
             FROM pg_catalog.pg_attribute a
-            WHERE a.attrelid = 'mojob.job'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE a.attrelid OPERATOR(pg_catalog.=) 'mojob.job'::regclass AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
               AND EXISTS (SELECT FROM pg_catalog.pg_attribute b
-                          WHERE b.attrelid = format('mojob.%I', v)::regclass AND b.attname = a.attname)
+                          WHERE b.attrelid OPERATOR(pg_catalog.=) pg_catalog.format('mojob.%I', v)::regclass
+                            AND b.attname OPERATOR(pg_catalog.=) a.attname)
         LOOP
-            EXECUTE format('COMMENT ON COLUMN mojob.%I.%I IS %L', v, c.attname, c.comment);
+            EXECUTE pg_catalog.format('COMMENT ON COLUMN mojob.%I.%I IS %L', v, c.attname, c.comment);
         END LOOP;
     END LOOP;
 END
@@ -997,6 +1013,12 @@ AS $$
 DECLARE
     span double precision;
     step interval;
+    years integer;
+    y numeric;
+    -- The ends of timestamptz in seconds since 1970 (4714-11-24 BC and
+    -- 294277-01-01, UTC); a tick is added only more than two days from them.
+    first_epoch CONSTANT numeric := -210866803200;
+    last_epoch CONSTANT numeric := 9224318016000;
 BEGIN
     IF during IS NULL OR isempty(during) OR lower_inf(during) OR upper_inf(during)
        OR NOT isfinite(lower(during)) OR NOT isfinite(upper(during)) THEN
@@ -1013,27 +1035,54 @@ BEGIN
     END IF;
     t0 := lower(during);
     t1 := upper(during);
-    span := extract(epoch FROM t1 - t0);
-    -- The smallest tick step giving labels at least 8 columns apart.
+    -- A window of one instant ('[t, t]') is drawn one microsecond wide.
+    IF t1 = t0 THEN
+        IF extract(epoch FROM t1) < last_epoch - 1 THEN
+            t1 := t1 + interval '1 microsecond';
+        ELSE
+            t0 := t0 - interval '1 microsecond';
+        END IF;
+    END IF;
+    -- In seconds, exactly: t1 - t0 overflows an interval for windows of
+    -- more than about 292,000 years.
+    span := extract(epoch FROM t1) - extract(epoch FROM t0);
+    -- The smallest tick step giving labels at least 8 columns apart (the
+    -- largest, when none does: the whole range of timestamptz is 299,000 years).
     FOREACH step IN ARRAY ARRAY['1 minute', '5 minutes', '15 minutes', '30 minutes', '1 hour',
                                  '2 hours', '3 hours', '6 hours', '12 hours', '1 day', '2 days',
                                  '7 days', '14 days', '28 days', '91 days', '1 year', '2 years',
                                  '5 years', '10 years', '20 years', '50 years', '100 years',
-                                 '200 years', '500 years', '1000 years']::interval[] LOOP
+                                 '200 years', '500 years', '1000 years', '2000 years', '5000 years',
+                                 '10000 years', '20000 years', '50000 years', '100000 years']::interval[] LOOP
         tick := step;
         EXIT WHEN extract(epoch FROM step) / span * width >= 8;
     END LOOP;
-    -- The first tick: on a whole step of the day, or of the years.
+    -- The first tick: on a whole step of the day, or of the years (there
+    -- is no year 0: 1 BC is followed by 1 AD); none when the window is too
+    -- close to an end of timestamptz for its step.
     IF tick >= interval '1 year' THEN
-        first_tick := make_timestamptz(
-            (ceil(extract(year FROM t0) / extract(year FROM tick)) * extract(year FROM tick))::integer,
-            1, 1, 0, 0, 0);
-        IF first_tick < t0 THEN
-            first_tick := first_tick + tick;
+        years := extract(year FROM tick)::integer;
+        y := ceil(extract(year FROM t0) / years) * years;
+        IF y = 0 THEN
+            y := years;
         END IF;
+        IF y <= -4714 THEN
+            y := y + years;
+        END IF;
+        IF y > 294276 THEN
+            first_tick := t1;
+            RETURN;
+        END IF;
+        first_tick := make_timestamptz(y::integer, 1, 1, 0, 0, 0);
+    ELSIF extract(epoch FROM t0) - 172800 < first_epoch THEN
+        first_tick := t0;
     ELSE
         first_tick := date_bin(tick, t0, date_trunc('day', t0));
-        IF first_tick < t0 THEN
+    END IF;
+    IF first_tick < t0 THEN
+        IF extract(epoch FROM first_tick) + extract(epoch FROM tick) + 172800 >= last_epoch THEN
+            first_tick := t1;
+        ELSE
             first_tick := first_tick + tick;
         END IF;
     END IF;
@@ -1049,6 +1098,7 @@ AS $$
 DECLARE
     sc record;
     label_width integer;
+    e0 numeric;
     span double precision;
     axis text;
     ruler text;
@@ -1065,8 +1115,16 @@ DECLARE
     marks CONSTANT text[] := ARRAY['░', '▓', '█', '▒'];
     states CONSTANT mojob.job_state[] := ARRAY['tentative', 'confirmed', 'running', 'completed'];
 BEGIN
+    -- It summarizes bookings: only for those who may read the jobs.
+    IF NOT has_table_privilege('mojob.job', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table job'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'timeline() summarizes the bookings of jobs, which needs SELECT on mojob.job.',
+                  HINT = 'Ask the owner of mojob''s tables for SELECT on mojob.job.';
+    END IF;
     sc := mojob.timeline_scale(during, width);
-    span := extract(epoch FROM sc.t1 - sc.t0);
+    e0 := extract(epoch FROM sc.t0);
+    span := extract(epoch FROM sc.t1) - e0;
     SELECT greatest(8, max(char_length(name)) + 2) INTO label_width FROM mojob.resource;
     label_width := coalesce(label_width, 10);
 
@@ -1075,20 +1133,24 @@ BEGIN
     ruler := repeat('─', width);
     t := sc.first_tick;
     WHILE t < sc.t1 LOOP
-        col := floor(extract(epoch FROM t - sc.t0) / span * width)::integer;
-        lbl := CASE WHEN sc.tick >= interval '1 year' THEN to_char(t, 'YYYY')
+        col := floor((extract(epoch FROM t) - e0)::double precision / span * width)::integer;
+        lbl := CASE WHEN sc.tick >= interval '1 year'
+                    THEN to_char(t, 'FMYYYY') || CASE WHEN extract(year FROM t) < 0 THEN ' BC' ELSE '' END
                     WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END;
         IF col + char_length(lbl) <= width AND substr(axis, col + 1, char_length(lbl) + 1) = repeat(' ', char_length(lbl) + 1)
            OR col + char_length(lbl) = width THEN
             axis := overlay(axis PLACING lbl FROM col + 1 FOR char_length(lbl));
         END IF;
         ruler := overlay(ruler PLACING '┬' FROM col + 1 FOR 1);
+        -- The next tick, unless it would pass the end of timestamptz.
+        EXIT WHEN extract(epoch FROM t) + extract(epoch FROM sc.tick) + 172800 >= 9224318016000;
         t := t + sc.tick;
     END LOOP;
     RETURN NEXT repeat(' ', label_width) || rtrim(axis);
     RETURN NEXT repeat(' ', label_width) || ruler;
 
-    -- One line per resource: each cell shows the state of the booking over it, or how many.
+    -- One line per resource: each cell shows the state of the booking over
+    -- it (? for a state mojob does not know), or how many.
     FOR res IN SELECT id, name FROM mojob.resource ORDER BY name LOOP
         cells := array_fill(0, ARRAY[width]);
         glyph := array_fill(' '::text, ARRAY[width]);
@@ -1098,26 +1160,27 @@ BEGIN
             WHERE s.resource_id = res.id AND s.held && tstzrange(sc.t0, sc.t1)
               AND (s.state <> 'completed' OR upper(s.held) > sc.t0)
         LOOP
-            c0 := floor(extract(epoch FROM b.lo - sc.t0) / span * width)::integer;
-            c1 := ceil(extract(epoch FROM b.hi - sc.t0) / span * width)::integer;
+            c0 := floor((extract(epoch FROM b.lo) - e0)::double precision / span * width)::integer;
+            c1 := ceil((extract(epoch FROM b.hi) - e0)::double precision / span * width)::integer;
             FOR col IN greatest(c0, 0) .. least(c1, width) - 1 LOOP
                 cells[col + 1] := cells[col + 1] + 1;
                 glyph[col + 1] := CASE WHEN cells[col + 1] = 1
-                                       THEN marks[array_position(states, b.state)]
+                                       THEN coalesce(marks[array_position(states, b.state)], '?')
                                        WHEN cells[col + 1] < 10 THEN cells[col + 1]::text
                                        ELSE '+' END;
             END LOOP;
         END LOOP;
         -- A name's control characters (a newline, an escape) must not break the chart.
-        line := rpad(regexp_replace(res.name, '[[:cntrl:]]', E'\\ufffd', 'g'), label_width)
+        line := rpad(regexp_replace(res.name, '[[:cntrl:]]', CASE WHEN getdatabaseencoding() = 'UTF8' THEN chr(65533) ELSE '?' END, 'g'), label_width)
                 || array_to_string(glyph, '');
         RETURN NEXT rtrim(line);
     END LOOP;
 
     RETURN NEXT '';
     RETURN NEXT '░ tentative  ▓ confirmed  █ running  ▒ completed  2-9 bookings at once'
-                || '  (' || to_char(sc.t0, 'YYYY-MM-DD HH24:MI') || ' to '
-                || to_char(sc.t1, 'YYYY-MM-DD HH24:MI TZ') || ')';
+                || '  (' || to_char(sc.t0, 'YYYY-MM-DD HH24:MI') || CASE WHEN extract(year FROM sc.t0) < 0 THEN ' BC' ELSE '' END
+                || ' to ' || to_char(sc.t1, 'YYYY-MM-DD HH24:MI') || CASE WHEN extract(year FROM sc.t1) < 0 THEN ' BC' ELSE '' END
+                || ' ' || regexp_replace(to_char(sc.t1, 'TZ'), '[[:cntrl:]]', '', 'g') || ')';
 END
 $$;
 COMMENT ON FUNCTION mojob.timeline(tstzrange, integer) IS
@@ -1129,11 +1192,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     sc record;
+    e0 numeric;
     span double precision;
     label_w CONSTANT integer := 160;
     chart_w CONSTANT integer := 800;
     row_h CONSTANT integer := 28;
     top CONSTANT integer := 52;
+    -- The colour of a state mojob does not know (a value the owner added to mojob.job_state).
+    neutral CONSTANT text := '#999999';
+    known mojob.job_state[];
     n integer := 0;
     out text;
     t timestamptz;
@@ -1143,27 +1210,43 @@ DECLARE
     y integer;
     s mojob.job_state;
 BEGIN
+    -- It summarizes bookings: only for those who may read the jobs.
+    IF NOT has_table_privilege('mojob.job', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table job'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'timeline_svg() summarizes the bookings of jobs, which needs SELECT on mojob.job.',
+                  HINT = 'Ask the owner of mojob''s tables for SELECT on mojob.job.';
+    END IF;
     sc := mojob.timeline_scale(during, chart_w / 10);
-    span := extract(epoch FROM sc.t1 - sc.t0);
+    e0 := extract(epoch FROM sc.t0);
+    span := extract(epoch FROM sc.t1) - e0;
     SELECT count(*) INTO n FROM mojob.resource;
+    SELECT array_agg(DISTINCT g.st) INTO known
+    FROM mojob.state_graph() x, LATERAL (VALUES (x.from_state), (x.to_state)) g(st);
 
     out := format('<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" '
                   'viewBox="0 0 %s %s" font-family="sans-serif" font-size="12">',
                   label_w + chart_w + 40, top + n * row_h + 60, label_w + chart_w + 40, top + n * row_h + 60)
         || E'\n<rect width="100%" height="100%" fill="#ffffff"/>'
         || format(E'\n<text x="8" y="16" font-weight="bold">mojob timeline, %s to %s</text>',
-                  to_char(sc.t0, 'YYYY-MM-DD HH24:MI'), to_char(sc.t1, 'YYYY-MM-DD HH24:MI TZ'));
+                  to_char(sc.t0, 'YYYY-MM-DD HH24:MI') || CASE WHEN extract(year FROM sc.t0) < 0 THEN ' BC' ELSE '' END,
+                  to_char(sc.t1, 'YYYY-MM-DD HH24:MI') || CASE WHEN extract(year FROM sc.t1) < 0 THEN ' BC' ELSE '' END
+                  -- The time zone's abbreviation is the session's to choose: escaped.
+                  || ' ' || mojob.xml_text(to_char(sc.t1, 'TZ')));
 
     -- Axis: a line and a label at each tick.
     t := sc.first_tick;
     WHILE t < sc.t1 LOOP
-        x := label_w + extract(epoch FROM t - sc.t0) / span * chart_w;
+        x := label_w + (extract(epoch FROM t) - e0)::double precision / span * chart_w;
         out := out || format(E'\n<line class="tick" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#cccccc"/>'
                              '<text x="%s" y="%s" text-anchor="middle">%s</text>',
                              round(x::numeric, 1), top - 8, round(x::numeric, 1), top + n * row_h,
                              round(x::numeric, 1), top - 12,
-                             CASE WHEN sc.tick >= interval '1 year' THEN to_char(t, 'YYYY')
-                    WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END);
+                             CASE WHEN sc.tick >= interval '1 year'
+                                  THEN to_char(t, 'FMYYYY') || CASE WHEN extract(year FROM t) < 0 THEN ' BC' ELSE '' END
+                                  WHEN sc.tick >= interval '1 day' THEN to_char(t, 'MM-DD') ELSE to_char(t, 'HH24:MI') END);
+        -- The next tick, unless it would pass the end of timestamptz.
+        EXIT WHEN extract(epoch FROM t) + extract(epoch FROM sc.tick) + 172800 >= 9224318016000;
         t := t + sc.tick;
     END LOOP;
 
@@ -1180,11 +1263,12 @@ BEGIN
         LOOP
             out := out || format(E'\n<rect class="booking" data-job="%s" data-state="%s" x="%s" y="%s" width="%s" height="%s" '
                                  'fill="%s" stroke="#333333" stroke-width="0.5"><title>%s</title></rect>',
-                                 mojob.xml_text(b.code), b.state,
-                                 round((label_w + extract(epoch FROM b.lo - sc.t0) / span * chart_w)::numeric, 1),
+                                 mojob.xml_text(b.code), mojob.xml_text(b.state::text),
+                                 round((label_w + (extract(epoch FROM b.lo) - e0)::double precision / span * chart_w)::numeric, 1),
                                  y + 4,
-                                 round(greatest(extract(epoch FROM b.hi - b.lo) / span * chart_w, 1)::numeric, 1),
-                                 row_h - 8, mojob.state_color(b.state),
+                                 round(greatest((extract(epoch FROM b.hi) - extract(epoch FROM b.lo))::double precision / span * chart_w, 1)::numeric, 1),
+                                 row_h - 8,
+                                 CASE WHEN b.state = ANY (known) THEN mojob.state_color(b.state) ELSE neutral END,
                                  mojob.xml_text(format('%s %s (%s) %s', b.code, b.name, b.state, b.held)));
         END LOOP;
         y := y + row_h;
@@ -1192,7 +1276,7 @@ BEGIN
 
     -- Now, when it falls inside the window.
     IF now() >= sc.t0 AND now() < sc.t1 THEN
-        x := label_w + extract(epoch FROM now() - sc.t0) / span * chart_w;
+        x := label_w + (extract(epoch FROM now()) - e0)::double precision / span * chart_w;
         out := out || format(E'\n<line class="now" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#D60000" '
                              'stroke-dasharray="4 3"/><text x="%s" y="%s" fill="#D60000">now</text>',
                              round(x::numeric, 1), top - 4, round(x::numeric, 1), top + n * row_h,
@@ -1204,7 +1288,8 @@ BEGIN
     FOREACH s IN ARRAY enum_range(NULL::mojob.job_state) LOOP
         out := out || format(E'\n<rect class="legend" x="%s" y="%s" width="12" height="12" fill="%s"/>'
                              '<text x="%s" y="%s">%s</text>',
-                             x, y + 20, mojob.state_color(s), x + 16, y + 30, s);
+                             x, y + 20, CASE WHEN s = ANY (known) THEN mojob.state_color(s) ELSE neutral END,
+                             x + 16, y + 30, mojob.xml_text(s::text));
         x := x + 100;
     END LOOP;
     out := out || format(E'\n<rect class="legend" x="%s" y="%s" width="12" height="12" fill="#D60000"/>'
@@ -1224,27 +1309,31 @@ BEGIN
         RAISE EXCEPTION 'text must not be null'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the text to escape.';
     END IF;
-    -- XML 1.0 allows no control characters but tab, newline and carriage return.
+    -- XML 1.0 allows every character but the control characters other than
+    -- tab, newline and carriage return, and U+FFFE and U+FFFF: each of those
+    -- (and DEL) becomes U+FFFD (? in a database whose encoding lacks it).
     RETURN replace(replace(replace(replace(
-               regexp_replace($1, E'[\\x01-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]', E'\\ufffd', 'g'),
+               regexp_replace($1, E'[\\x01-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\uFFFE\\uFFFF]',
+                              CASE WHEN getdatabaseencoding() = 'UTF8' THEN chr(65533) ELSE '?' END, 'g'),
                '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;');
 END
 $$;
-COMMENT ON FUNCTION mojob.xml_text(text) IS 'Text escaped for XML; control characters become U+FFFD';
+COMMENT ON FUNCTION mojob.xml_text(text) IS
+    'Text escaped for XML; characters XML 1.0 does not allow (control characters but tab, newline and carriage return; U+FFFE, U+FFFF) and DEL become U+FFFD';
 
 -- ---------------------------------------------------------------------
 -- Recurrence functions
 -- ---------------------------------------------------------------------
 
 CREATE FUNCTION mojob.make_recurring(job bigint, rule text,
-                                     time_zone text DEFAULT current_setting('TimeZone'),
+                                     time_zone text DEFAULT pg_catalog.current_setting('TimeZone'),
                                      horizon interval DEFAULT '1 year')
 RETURNS mojob.recurrence
 LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_make_recurring';
 COMMENT ON FUNCTION mojob.make_recurring(bigint, text, text, interval) IS
     'Make a draft or tentative job recurring by an RFC 5545 rule in a time zone; creates the instances up to now() + horizon';
 
-CREATE FUNCTION mojob.extend_recurrences(at timestamptz DEFAULT now()) RETURNS integer
+CREATE FUNCTION mojob.extend_recurrences(at timestamptz DEFAULT pg_catalog.now()) RETURNS integer
 LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_extend_recurrences';
 COMMENT ON FUNCTION mojob.extend_recurrences(timestamptz) IS
     'Create the instances that have come within each active recurrence''s horizon as of "at"; returns how many (the scheduler calls it daily)';
@@ -1266,19 +1355,20 @@ COMMENT ON FUNCTION mojob.recurrence_preview(text, text, timestamptz, timestampt
 CREATE VIEW mojob.recurrences AS
     SELECT r.id, r.template_job, r.rule, r.time_zone, r.horizon, r.state,
            r.created_at, r.created_by, r.canceled_at, r.cancel_reason,
-           (SELECT min(j.start_at) FROM mojob.job j
-            WHERE j.recurrence_id = r.id AND j.start_at > now() AND j.state <> 'canceled') AS next_occurrence,
+           (SELECT pg_catalog.min(j.start_at) FROM mojob.job j
+            WHERE j.recurrence_id OPERATOR(pg_catalog.=) r.id AND j.start_at OPERATOR(pg_catalog.>) pg_catalog.now()
+              AND j.state OPERATOR(pg_catalog.<>) 'canceled') AS next_occurrence,
            c.instances, c.draft, c.tentative, c.confirmed, c.running, c.completed, c.canceled
     FROM mojob.recurrence r
     CROSS JOIN LATERAL (
-        SELECT count(*) AS instances,
-               count(*) FILTER (WHERE j.state = 'draft') AS draft,
-               count(*) FILTER (WHERE j.state = 'tentative') AS tentative,
-               count(*) FILTER (WHERE j.state = 'confirmed') AS confirmed,
-               count(*) FILTER (WHERE j.state = 'running') AS running,
-               count(*) FILTER (WHERE j.state = 'completed') AS completed,
-               count(*) FILTER (WHERE j.state = 'canceled') AS canceled
-        FROM mojob.job j WHERE j.recurrence_id = r.id) c;
+        SELECT pg_catalog.count(*) AS instances,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'draft') AS draft,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'tentative') AS tentative,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'confirmed') AS confirmed,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'running') AS running,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'completed') AS completed,
+               pg_catalog.count(*) FILTER (WHERE j.state OPERATOR(pg_catalog.=) 'canceled') AS canceled
+        FROM mojob.job j WHERE j.recurrence_id OPERATOR(pg_catalog.=) r.id) c;
 COMMENT ON VIEW mojob.recurrences IS
     'Each recurrence with its rule, its next occurrence and how many of its instances are in each state';
 COMMENT ON COLUMN mojob.recurrences.id IS 'The recurrence';

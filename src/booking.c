@@ -1463,6 +1463,16 @@ mojob_resource_usage(PG_FUNCTION_ARGS)
 	int			n;
 	SweepResult s;
 
+	/*
+	 * The bookings are read as the tables' owner: only those who may read
+	 * the jobs may see them summarized (the design, section 9).
+	 */
+	if (pg_class_aclcheck(mojob_catalog()->job_rel, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table job"),
+				 errdetail("resource_usage() summarizes the bookings of jobs, which needs SELECT on mojob.job."),
+				 errhint("Ask the owner of mojob's tables for SELECT on mojob.job.")));
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -6,6 +6,13 @@
  * counter, zero-padded to N digits), and {YYYY}, {MM}, {DD} (the creation
  * date in UTC).  Any other text is copied.  A pattern must contain the
  * counter, so that codes are unique.
+ *
+ * The longest code a pattern can make is at most MOJOB_CODE_MAX_BYTES bytes:
+ * every transition sends the code in a notification whose payload
+ * PostgreSQL limits to 8,000 bytes, and JSON escapes a byte into at most 6
+ * (a control character becomes \u00XX), so 1,000 bytes of code and the rest
+ * of the payload (about 130 bytes) always fit.  Codes are also a unique
+ * index's keys, which must stay well under a B-tree page's third.
  */
 #include "postgres.h"
 
@@ -20,6 +27,16 @@
 
 PG_FUNCTION_INFO_V1(mojob_job_code_preview);
 
+#define MOJOB_CODE_MAX_BYTES 1000
+
+/*
+ * The longest text a placeholder can become: the counter is a positive
+ * bigint (19 digits, 20 with a sign), a year of timestamptz has at most 6
+ * digits (7 with a sign, before 1 AD).
+ */
+#define MOJOB_SEQ_MAX_DIGITS 20
+#define MOJOB_YEAR_MAX_DIGITS 7
+
 static void
 bad_pattern(const char *pattern, const char *why)
 {
@@ -29,6 +46,18 @@ bad_pattern(const char *pattern, const char *why)
 			 errdetail("%s", why),
 			 errhint("Use text with the placeholders {seq}, {seq:N} (N digits, 1 to 18), {YYYY}, {MM} and {DD}, "
 					 "for example 'JOB-{seq:6}'.")));
+}
+
+static void
+pattern_too_long(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("job code pattern is too long"),
+			 errdetail("Its codes could be longer than %d bytes, the most a job code may have, "
+					   "so that it fits in the notification every transition sends.",
+					   MOJOB_CODE_MAX_BYTES),
+			 errhint("Use a shorter pattern, such as 'JOB-{seq:6}'.")));
 }
 
 /*
@@ -43,6 +72,7 @@ mojob_format_code(const char *pattern, int64 seq, TimestampTz created)
 	fsec_t		fsec;
 	bool		has_seq = false;
 	const char *p = pattern;
+	int64		longest = 0;	/* the longest code the pattern can make */
 
 	if (timestamp2tm(created, NULL, &tm, &fsec, NULL, NULL) != 0)
 		ereport(ERROR,
@@ -55,9 +85,14 @@ mojob_format_code(const char *pattern, int64 seq, TimestampTz created)
 		const char *close;
 		int			len;
 
+		/* Stops within MOJOB_CODE_MAX_BYTES steps, however long the pattern. */
+		if (longest > MOJOB_CODE_MAX_BYTES)
+			pattern_too_long();
+
 		if (*p != '{')
 		{
 			appendStringInfoChar(&buf, *p++);
+			longest++;
 			continue;
 		}
 		close = strchr(p, '}');
@@ -66,15 +101,25 @@ mojob_format_code(const char *pattern, int64 seq, TimestampTz created)
 		len = close - p - 1;
 
 		if (len == 4 && strncmp(p + 1, "YYYY", 4) == 0)
+		{
 			appendStringInfo(&buf, "%04d", tm.tm_year);
+			longest += MOJOB_YEAR_MAX_DIGITS;
+		}
 		else if (len == 2 && strncmp(p + 1, "MM", 2) == 0)
+		{
 			appendStringInfo(&buf, "%02d", tm.tm_mon);
+			longest += 2;
+		}
 		else if (len == 2 && strncmp(p + 1, "DD", 2) == 0)
+		{
 			appendStringInfo(&buf, "%02d", tm.tm_mday);
+			longest += 2;
+		}
 		else if (len == 3 && strncmp(p + 1, "seq", 3) == 0)
 		{
 			appendStringInfo(&buf, INT64_FORMAT, seq);
 			has_seq = true;
+			longest += MOJOB_SEQ_MAX_DIGITS;
 		}
 		else if (len > 4 && strncmp(p + 1, "seq:", 4) == 0)
 		{
@@ -90,6 +135,7 @@ mojob_format_code(const char *pattern, int64 seq, TimestampTz created)
 				bad_pattern(pattern, "The width of {seq:N} must be a number from 1 to 18.");
 			appendStringInfo(&buf, "%0*lld", width, (long long) seq);
 			has_seq = true;
+			longest += Max(width, MOJOB_SEQ_MAX_DIGITS);
 		}
 		else
 			bad_pattern(pattern,
@@ -98,6 +144,8 @@ mojob_format_code(const char *pattern, int64 seq, TimestampTz created)
 	}
 	if (!has_seq)
 		bad_pattern(pattern, "The pattern has no {seq} placeholder, so codes would not be unique.");
+	if (longest > MOJOB_CODE_MAX_BYTES)
+		pattern_too_long();
 	return buf.data;
 }
 
