@@ -20,7 +20,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(35);
+SELECT plan(37);
 
 INSERT INTO mojob.resource (name, capabilities) VALUES ('studio', '{uhd}') RETURNING id AS r1 \gset
 INSERT INTO mojob.resource (name) VALUES (E'bad\x01name') RETURNING id AS r2 \gset
@@ -160,5 +160,6 @@ SELECT ok((SELECT count(*) FROM mojob.timeline('[2030-03-01, 2030-03-02)')) = 6
     'and draws the timelines');
 RESET ROLE;
 
+\ir helpers/invariants.psql
 SELECT * FROM finish();
 ROLLBACK;

@@ -46,6 +46,7 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use MojobInvariants;
 
 my $node = PostgreSQL::Test::Cluster->new('binding');
 $node->init;
@@ -642,6 +643,11 @@ is(sql('upgraded', q{SELECT extversion FROM pg_extension WHERE extname = 'mojob'
 	sql('postgres', q{SELECT default_version FROM pg_available_extensions WHERE name = 'mojob'}),
 	'upgraded: ALTER EXTENSION mojob UPDATE reached the default version');
 check_db('upgraded', 'ALTER EXTENSION UPDATE', $from);
+
+# The invariants hold, every row reads back (test/perl/MojobInvariants.pm);
+# checked here, before the owner's hand edit below puts a job in a state
+# mojob does not know (which verify() rightly reports).
+MojobInvariants::check_all($node);
 
 # ---------------------------------------------------------------------
 # A value added to mojob.job_state by the owner
