@@ -24,7 +24,7 @@ $(OBJS): $(wildcard src/*.h)
 # The warnings CI builds with; a warning fails the build.
 WERROR_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 
-.PHONY: deps test demo demo-stop bench timeline-png
+.PHONY: deps test test-versions demo demo-stop bench timeline-png
 
 # Install what is missing (Debian packages), as root or through sudo.
 deps:
@@ -38,6 +38,11 @@ test: deps
 	@! nm -D --undefined-only mojob.so | grep ' mojob_' || { echo "mojob.so uses mojob symbols it does not define"; exit 1; }
 	scripts/as-root.sh $(MAKE) install
 	scripts/test.sh
+
+# PostgreSQL 15, 17 and 18: build with -Werror and run the suites on each
+# (minutes, and it fetches 17 and 18 once into a cache: not part of make test).
+test-versions: deps
+	scripts/test-versions.sh
 
 # A throwaway server with mojob and a small broadcast facility.
 demo: deps

@@ -6,6 +6,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"

@@ -10,6 +10,7 @@
 #define MOJOB_ARGS_H
 
 #include "fmgr.h"
+#include "compat.h"
 #include "datatype/timestamp.h"
 #include "utils/array.h"
 
@@ -24,6 +25,6 @@ extern void mojob_check_finite(TimestampTz t, const char *name);
 extern void mojob_check_instant(TimestampTz t, const char *name);
 extern TimestampTz mojob_time_add(TimestampTz t, int64 delta, const char *name);
 extern int64 mojob_time_diff(TimestampTz b, TimestampTz a, const char *name);
-extern void mojob_not_found(const char *kind, int64 id) pg_attribute_noreturn();
+pg_noreturn extern void mojob_not_found(const char *kind, int64 id);
 
 #endif							/* MOJOB_ARGS_H */

@@ -6,6 +6,7 @@
 #define MOJOB_BOOKING_H
 
 #include "datatype/timestamp.h"
+#include "compat.h"
 #include "nodes/lockoptions.h"
 #include "utils/numeric.h"
 
@@ -28,8 +29,8 @@ extern void mojob_put_booking(int64 node_id, int64 job_id, int64 resource_id,
 							  TimestampTz lo, TimestampTz hi, Numeric amount, bool fresh,
 							  const MojobResource *checked);
 extern void mojob_drop_booking(int64 node_id);
-extern void mojob_refuse_empty_node(int64 node_id, const char *code, TimestampTz pre, TimestampTz post)
-			pg_attribute_noreturn();
+pg_noreturn extern void mojob_refuse_empty_node(int64 node_id, const char *code,
+												 TimestampTz pre, TimestampTz post);
 extern void mojob_node_window(bool has_from, TimestampTz held_from, bool has_until,
 							  TimestampTz held_until, TimestampTz pre, TimestampTz post,
 							  TimestampTz *lo, TimestampTz *hi);
@@ -44,6 +45,6 @@ extern void mojob_confirm_check_flush(void);
 extern void mojob_confirm_check_reset(SubTransactionId subid);
 extern bool mojob_confirm_check_pending(void);
 
-extern void mojob_not_found_resource(int64 id) pg_attribute_noreturn();
+pg_noreturn extern void mojob_not_found_resource(int64 id);
 
 #endif							/* MOJOB_BOOKING_H */

@@ -41,6 +41,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -49,6 +50,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
 #include "mojob.h"
 #include "scheduler.h"
 #include "recurrence.h"
@@ -461,7 +463,7 @@ claim_slot(void)
 	{
 		my_slot->dboid = MyDatabaseId;
 		my_slot->pid = MyProcPid;
-		my_slot->pgprocno = MyProc->pgprocno;
+		my_slot->pgprocno = GetNumberFromPGProc(MyProc);
 		pg_atomic_write_u64(&my_slot->next_wake, (uint64) DT_NOEND);
 	}
 	SpinLockRelease(&shared->mutex);
