@@ -100,11 +100,11 @@ run_version() {
     # test modules on this version's server binaries (as postgres: initdb
     # refuses root).
     local tap=$dir/tap
-    mkdir -p "$tap/t"; cp test/t/010_scheduler.pl "$tap/t/"; chmod -R a+rX "$tap"
+    mkdir -p "$tap/t"; cp test/t/010_scheduler.pl "$tap/t/"; cp -r test/perl "$tap/perl"; chmod -R a+rX "$tap"
     scripts/as-root.sh chown -R postgres "$tap"
     if (cd "$tap" && runuser -u postgres -- env "PATH=$bindir:$pg15_bin:/usr/bin:/bin" \
             "TESTDIR=$tap" "PG_REGRESS=$pg15_pgxs_src/test/regress/pg_regress" \
-            prove --ext .pl -I "$pg15_pgxs_src/test/perl" t/ >"$dir/sched.log" 2>&1); then
+            prove --ext .pl -I "$pg15_pgxs_src/test/perl" -I "$tap/perl" t/ >"$dir/sched.log" 2>&1); then
         status "$v" scheduler pass
     else
         status "$v" scheduler FAIL; tail -30 "$dir/sched.log"

@@ -1515,13 +1515,23 @@ found (k, check_name, n, what) AS (
     UNION ALL
     SELECT 5, 'booking_longest', count(*),
            string_agg(format('resource id %s has a booking of %s, and mojob.booking_longest bounds it at %s',
-                             x.resource_id, x.len, coalesce(x.longest::text, 'nothing')),
+                             x.resource_id,
+                             CASE WHEN x.len < 9223372036854775807
+                                  THEN make_interval(secs => (x.len / 1000000)::float8)::text
+                                  ELSE 'over 292,000 years' END,
+                             coalesce(x.longest::text, 'nothing')),
                       '; ' ORDER BY x.resource_id) FILTER (WHERE x.k <= 5)
+    -- Lengths in microseconds, as numeric: upper - lower as an interval
+    -- overflows for a window of over about 292,000 years (wrapping on 15,
+    -- an error from 17 on); the bound of such a booking is saturated at the
+    -- largest bigint (src/booking.c, window_length), and so is len here.
     FROM (SELECT m.resource_id, m.len, l.longest, row_number() OVER (ORDER BY m.resource_id) AS k
-          FROM (SELECT b.resource_id, max(upper(b.held) - lower(b.held)) AS len
+          FROM (SELECT b.resource_id,
+                       least(max(extract(epoch FROM upper(b.held)) - extract(epoch FROM lower(b.held))) * 1000000,
+                             9223372036854775807) AS len
                 FROM mojob.booking b GROUP BY b.resource_id) m
           LEFT JOIN mojob.booking_longest l ON l.resource_id = m.resource_id
-          WHERE l.longest IS NULL OR l.longest < m.len) x
+          WHERE l.longest IS NULL OR extract(epoch FROM l.longest) * 1000000 < m.len) x
     UNION ALL
     SELECT 6, 'concurrency', count(*), string_agg(o.what, '; ' ORDER BY o.k) FILTER (WHERE o.k <= 5)
     FROM over_text o WHERE o.kind = 'concurrency'
