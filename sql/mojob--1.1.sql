@@ -352,7 +352,9 @@ CREATE INDEX booking_resource_held ON mojob.booking USING gist (resource_id, hel
 CREATE INDEX booking_resource_start ON mojob.booking (resource_id, pg_catalog.lower(held));
 
 -- Kept with mojob.booking (and, like it, not dumped): for each resource, at
--- least the length of its longest booking.  It only grows.
+-- least the length of its longest booking.  Every longer booking raises it;
+-- when a booking longer than 7 days goes, it is lowered again (never below
+-- a booking), so that one long booking does not slow the checks for good.
 CREATE TABLE mojob.booking_longest (
     resource_id bigint PRIMARY KEY,
     longest interval NOT NULL
@@ -361,7 +363,7 @@ COMMENT ON TABLE mojob.booking_longest IS
     'For each resource, at least the length of its longest booking: how far back from a window the checks read bookings by start';
 COMMENT ON COLUMN mojob.booking_longest.resource_id IS 'The resource';
 COMMENT ON COLUMN mojob.booking_longest.longest IS
-    'No booking of the resource has been longer (it only grows)';
+    'No booking of the resource is longer (raised by each longer booking; lowered again when one longer than 7 days goes)';
 COMMENT ON TABLE mojob.booking IS
     'Where the nodes of holding jobs hold their resources; kept by mojob''s triggers, read by the checks';
 COMMENT ON COLUMN mojob.booking.node_id IS 'The node (mojob.job_resource.id)';
@@ -682,13 +684,23 @@ AS $$
 DECLARE
     o mojob.job;
     n mojob.job;
-    start timestamptz;
+    shift numeric;
+    us numeric;
+    src timestamptz[];
+    t timestamptz[] := '{}';
+    names text[] := ARRAY['pre_roll_start', 'start_at', 'end_at', 'post_roll_end'];
 BEGIN
     IF job IS NULL THEN
         RAISE EXCEPTION 'job must not be null'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'duplicate() was called with job => NULL.',
                   HINT = 'mojob''s functions refuse NULL where they need a value; pass one.';
+    END IF;
+    IF NOT isfinite(duplicate.start_at) THEN
+        RAISE EXCEPTION 'start_at must be a finite timestamp'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It is %s.', duplicate.start_at),
+                  HINT = 'Jobs take place at real instants; give one.';
     END IF;
     SELECT * INTO o FROM mojob.job j WHERE j.id = duplicate.job;
     IF NOT FOUND THEN
@@ -697,14 +709,32 @@ BEGIN
                   DETAIL = format('No row of mojob.job has id %s.', job),
                   HINT = 'Look it up in mojob.job_search.';
     END IF;
-    start := coalesce(duplicate.start_at, o.start_at);
-    -- Lengths are kept exactly, in seconds, whatever daylight saving does.
-    n := mojob.create_job(
-        o.name, start,
-        start + interval '1 second' * extract(epoch FROM o.end_at - o.start_at),
-        interval '1 second' * extract(epoch FROM o.start_at - o.pre_roll_start),
-        interval '1 second' * extract(epoch FROM o.post_roll_end - o.end_at),
-        'draft', '{}', o.description, o.priority, o.properties);
+    -- Lengths are kept exactly, to the microsecond, whatever daylight saving
+    -- does: every instant moves by the same number of microseconds, counted
+    -- in numeric (timestamptz - timestamptz wraps around beyond about
+    -- 292,000 years, and an interval times a number is a float), and is
+    -- made again from its distance to 2000-01-01 UTC, which fits in 64 bits
+    -- for every instant timestamptz holds.
+    shift := (extract(epoch FROM coalesce(duplicate.start_at, o.start_at)) -
+              extract(epoch FROM o.start_at)) * 1000000;
+    src := ARRAY[o.pre_roll_start, o.start_at, o.end_at, o.post_roll_end];
+    FOR i IN 1 .. 4 LOOP
+        us := (extract(epoch FROM src[i]) - 946684800) * 1000000 + shift;
+        -- timestamptz's range, 4714-11-24 BC to 294276-12-31 AD (UTC), in those microseconds
+        IF us < -211813488000000000 OR us >= 9223371331200000000 THEN
+            RAISE EXCEPTION 'the duplicate''s % would lie outside the range of timestamptz', names[i]
+                USING ERRCODE = 'datetime_field_overflow',
+                      DETAIL = 'timestamptz holds instants from 4714-11-24 BC to 294276-12-31 AD (UTC).',
+                      HINT = 'Give a start_at that keeps the job''s window within that range.';
+        END IF;
+        t[i] := timestamptz '2000-01-01 00:00:00+00' + (trunc(us)::text || ' microseconds')::interval;
+    END LOOP;
+    -- What mojob.create_job does, with the instants themselves: a roll may
+    -- be longer than an interval of microseconds holds.
+    INSERT INTO mojob.job (name, pre_roll_start, start_at, end_at, post_roll_end, state,
+                           description, priority, properties)
+        VALUES (o.name, t[1], t[2], t[3], t[4], 'draft', o.description, o.priority, o.properties)
+        RETURNING * INTO n;
     INSERT INTO mojob.job_resource (job_id, resource_id, pool_id, alias, amount, required_capabilities)
         SELECT n.id, r.resource_id, r.pool_id, r.alias, r.amount, r.required_capabilities
         FROM mojob.job_resource r

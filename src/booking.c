@@ -914,21 +914,67 @@ longest_of(TupleTableSlot *slot, void *arg)
 }
 
 /*
+ * Lock resource's row as a reservation does, if no other transaction holds
+ * it: false, without waiting, if one does (or it changed or went).
+ */
+static bool
+try_lock_resource(int64 resource)
+{
+	const MojobCatalog *c = mojob_catalog();
+	Relation	heap;
+	TupleTableSlot *locked;
+	Snapshot	snapshot;
+	ItemPointerData tid;
+	TM_FailureData tmfd;
+	TM_Result	res = TM_Invisible;
+
+	CommandCounterIncrement();
+	heap = table_open(c->resource_rel, RowShareLock);
+	locked = table_slot_create(heap, NULL);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	if (mojob_index_scan(c->resource_rel, c->resource_pkey, snapshot, 1, &resource,
+						 mojob_tid_of_first, &tid) > 0)
+		res = table_tuple_lock(heap, &tid, snapshot, locked, GetCurrentCommandId(false),
+							   LockTupleNoKeyExclusive, LockWaitSkip, 0, &tmfd);
+	UnregisterSnapshot(snapshot);
+	ExecDropSingleTupleTableSlot(locked);
+	table_close(heap, NoLock);
+	return res == TM_Ok;
+}
+
+/*
  * Long bookings of these resources were deleted: compute each one's
  * longest booking again, and lower its bound to it, so that one long
  * booking, once gone, does not make later checks of the resource slower
- * for good.  Done under the resource's lock (in id order, as a
- * reservation takes it): every booking that could raise the bound is
- * either committed, and read here with the latest snapshot, or is being
- * written by a transaction that holds that lock until it ends.  A booking
- * written without the lock only shrinks one that is read here.  Reads
- * every booking of the resource (one index scan): paid only when a booking
- * longer than LONG_BOOKING goes.
+ * for good.  Reads every booking of the resource (one index scan): paid
+ * only when a booking longer than LONG_BOOKING goes.
+ *
+ * Never waits: a cancel does not wait for an unrelated reservation of the
+ * resource, nor deadlock with another session canceling long bookings in
+ * the opposite order.  The bound's row is locked first, unless another
+ * transaction holds it (one writing a long booking of the resource: those
+ * always write that row, insert_booking; or one lowering it too), and then
+ * the bound is left as it is.  Then the bookings are read with the latest
+ * snapshot:
+ *	- if the resource's lock could be taken without waiting, no other
+ *	  transaction is writing a booking that grows, and the bound goes down
+ *	  to the longest booking read;
+ *	- if another transaction holds it, that one may be writing a booking
+ *	  this cannot see yet, no longer than LONG_BOOKING unless it wrote the
+ *	  bound's row (or will, after this one ends: then it raises the bound
+ *	  as this one left it): the bound goes down to no less than
+ *	  LONG_BOOKING, which takes the resource's checks back to the B-tree.
+ * Two transactions lowering the bound of one resource at once can leave it
+ * higher than needed (the second leaves it), until the next long booking
+ * of the resource goes: never lower than a booking.
  */
 static void
 shrink_longest(int64 *ids, int n)
 {
+	static MojobPlan lock_plan;
 	static MojobPlan plan;
+	static const char *lock_sql =
+		"SELECT longest FROM mojob.booking_longest WHERE resource_id = $1 FOR UPDATE SKIP LOCKED";
 	static const char *sql =
 		"UPDATE mojob.booking_longest SET longest = $2 WHERE resource_id = $1 AND longest > $2";
 	const MojobCatalog *c = mojob_catalog();
@@ -942,19 +988,35 @@ shrink_longest(int64 *ids, int n)
 		if (k == 0 || ids[k - 1] != ids[i])
 			ids[k++] = ids[i];
 	n = k;
-	mojob_lock_resources(ids, n, NULL, LockTupleNoKeyExclusive);
-	CommandCounterIncrement();
 	for (int i = 0; i < n; i++)
 	{
 		int64		longest = 0;
 		Datum		args[2];
 		Interval   *iv = palloc0(sizeof(Interval));
-		Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+		bool		exact;
+		Snapshot	snapshot;
+		uint64		found;
 
+		CHECK_FOR_INTERRUPTS();
+		args[0] = Int64GetDatum(ids[i]);
+		mojob_spi_connect_owner();
+		CommandCounterIncrement();
+		if (SPI_execute_snapshot(mojob_plan(&lock_plan, lock_sql, 1, argtypes), args, NULL,
+								 GetLatestSnapshot(), InvalidSnapshot, false, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "locking mojob.booking_longest failed");
+		found = SPI_processed;
+		mojob_spi_finish();
+		if (found == 0)
+			continue;
+
+		exact = try_lock_resource(ids[i]);
+		CommandCounterIncrement();
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
 		mojob_index_scan(c->booking_rel, c->booking_start, snapshot, 1, &ids[i], longest_of, &longest);
 		UnregisterSnapshot(snapshot);
+		if (!exact && longest < LONG_BOOKING)
+			longest = LONG_BOOKING;
 		iv->time = longest;
-		args[0] = Int64GetDatum(ids[i]);
 		args[1] = IntervalPGetDatum(iv);
 		mojob_spi_connect_owner();
 		if (SPI_execute_snapshot(mojob_plan(&plan, sql, 2, argtypes), args, NULL,
@@ -996,7 +1058,8 @@ insert_booking(Relation heap, int64 node_id, int64 job_id, int64 resource_id,
 	 */
 	if (longest < 0)
 		longest = mojob_booking_longest(resource_id, SnapshotSelf);
-	if (window_length(lo, hi) > longest)
+	/* A long booking always writes the bound's row: shrink_longest waits for it. */
+	if (window_length(lo, hi) > longest || window_length(lo, hi) > LONG_BOOKING)
 		raise_longest(resource_id, window_length(lo, hi));
 }
 

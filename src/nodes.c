@@ -1421,14 +1421,19 @@ mojob_move_node_windows(int64 job_id, const char *code, int64 dfrom, int64 dunti
 		heap_deform_tuple(list.tuples[i], desc, v, isnull);
 		if (isnull[a->held_from - 1] && isnull[a->held_until - 1])
 			continue;
+		/* An infinite bound stays infinite: it limits nothing wherever the job goes. */
 		if (!isnull[a->held_from - 1])
 		{
-			from = mojob_time_add(DatumGetTimestampTz(v[a->held_from - 1]), dfrom, "a node's held_from");
+			from = DatumGetTimestampTz(v[a->held_from - 1]);
+			if (!TIMESTAMP_NOT_FINITE(from))
+				from = mojob_time_add(from, dfrom, "a node's held_from");
 			v[a->held_from - 1] = TimestampTzGetDatum(from);
 		}
 		if (!isnull[a->held_until - 1])
 		{
-			until = mojob_time_add(DatumGetTimestampTz(v[a->held_until - 1]), duntil, "a node's held_until");
+			until = DatumGetTimestampTz(v[a->held_until - 1]);
+			if (!TIMESTAMP_NOT_FINITE(until))
+				until = mojob_time_add(until, duntil, "a node's held_until");
 			v[a->held_until - 1] = TimestampTzGetDatum(until);
 		}
 		if (!isnull[a->held_from - 1] && !isnull[a->held_until - 1] && from >= until)
