@@ -9,6 +9,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/tupconvert.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -28,6 +29,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "mojob.h"
 #include "booking.h"
@@ -764,6 +766,33 @@ mojob_spi_finish(void)
 	AtEOXact_GUC(true, spi_levels[spi_depth].guc_level);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * The row tuple (of a statement's result desc, RETURNING * or SELECT * on
+ * mojob's table relid) as the value of a function declared to return the
+ * table's row type, in the caller's memory: SPI_returntuple, once the row
+ * has the row type's shape.  A column the owner dropped keeps its slot in
+ * the row type but has none in the statement's result, so the columns are
+ * matched by name (the executor's tuple conversion), the dropped ones null.
+ */
+Datum
+mojob_spi_return_row(HeapTuple tuple, TupleDesc desc, Oid relid)
+{
+	Oid			rowtype = get_rel_type_id(relid);
+	TupleDesc	rowdesc;
+	TupleConversionMap *map;
+	HeapTupleHeader result;
+
+	if (!OidIsValid(rowtype))
+		elog(ERROR, "cache lookup failed for the row type of relation %u", relid);
+	rowdesc = lookup_rowtype_tupdesc(rowtype, -1);
+	map = convert_tuples_by_name(desc, rowdesc);
+	if (map != NULL)
+		tuple = execute_attr_map_tuple(tuple, map);
+	result = SPI_returntuple(tuple, rowdesc);
+	ReleaseTupleDesc(rowdesc);
+	return PointerGetDatum(result);
 }
 
 /* A timestamp as text in the session's DateStyle and TimeZone. */

@@ -230,6 +230,7 @@ extern void mojob_spi_connect(void);
 extern void mojob_spi_connect_owner(void);
 extern bool mojob_in_function(void);
 extern void mojob_spi_finish(void);
+extern Datum mojob_spi_return_row(HeapTuple tuple, TupleDesc desc, Oid relid);
 extern SPIPlanPtr mojob_plan(MojobPlan *slot, const char *sql, int nargs,
 							 const Oid *argtypes);
 extern SPIPlanPtr mojob_plan_custom(MojobPlan *slot, const char *sql, int nargs,
