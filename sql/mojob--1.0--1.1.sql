@@ -94,3 +94,21 @@ CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE ON mojob.job
 CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE ON mojob.job_resource
     FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();
 REVOKE EXECUTE ON FUNCTION mojob.guard_recheck() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- Ids are mojob's (issue 15, planted ids): a non-owner's insert cannot
+-- choose the id of a job or a node; the ids' default notes the ids it
+-- issues, and the guards accept a non-owner's id only if it was just
+-- issued.
+-- ---------------------------------------------------------------------
+
+-- Ids are mojob's: the ids of jobs and nodes are given by this default,
+-- which notes the id it issues, and the guards accept a non-owner's id only
+-- if it was just issued (an id chosen by hand could take the one the
+-- sequence gives another insert later).
+CREATE FUNCTION mojob.next_id(seq regclass) RETURNS bigint
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_next_id';
+COMMENT ON FUNCTION mojob.next_id(regclass) IS
+    'nextval(seq), noted: the default of mojob.job.id and mojob.job_resource.id; a non-owner''s insert may give only an id it has just issued';
+ALTER TABLE mojob.job ALTER COLUMN id SET DEFAULT mojob.next_id('mojob.job_id_seq');
+ALTER TABLE mojob.job_resource ALTER COLUMN id SET DEFAULT mojob.next_id('mojob.job_resource_id_seq');

@@ -79,7 +79,8 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		relid == catalog.resource_pkey || relid == catalog.event_rel || relid == catalog.event_job_index ||
 		relid == catalog.booking_start || relid == catalog.longest_rel ||
 		relid == catalog.longest_pkey || relid == catalog.settings_rel ||
-		relid == catalog.code_seq)
+		relid == catalog.code_seq || relid == catalog.job_seq ||
+		relid == catalog.node_pkey || relid == catalog.node_seq)
 		catalog_valid = false;
 }
 
@@ -95,6 +96,7 @@ xact_reset(bool committed)
 	mojob_clock.active = false;
 	mojob_touch.active = false;
 	mojob_job_is_new_reset();
+	mojob_issued_ids_reset();
 	mojob_guard_xact_end();
 }
 
@@ -222,6 +224,9 @@ mojob_catalog(void)
 		catalog.booking_pkey = get_relname_relid("booking_pkey", nsp);
 		catalog.booking_held = get_relname_relid("booking_resource_held", nsp);
 		catalog.job_pkey = get_relname_relid("job_pkey", nsp);
+		catalog.job_seq = get_relname_relid("job_id_seq", nsp);
+		catalog.node_pkey = get_relname_relid("job_resource_pkey", nsp);
+		catalog.node_seq = get_relname_relid("job_resource_id_seq", nsp);
 		catalog.booking_start = get_relname_relid("booking_resource_start", nsp);
 		catalog.longest_rel = get_relname_relid("booking_longest", nsp);
 		catalog.longest_pkey = get_relname_relid("booking_longest_pkey", nsp);
@@ -242,7 +247,8 @@ mojob_catalog(void)
 			!OidIsValid(catalog.event_job_index) ||
 			!OidIsValid(catalog.settings_rel) || !OidIsValid(catalog.code_seq) ||
 			!OidIsValid(catalog.booking_start) || !OidIsValid(catalog.longest_rel) ||
-			!OidIsValid(catalog.longest_pkey))
+			!OidIsValid(catalog.longest_pkey) || !OidIsValid(catalog.job_seq) ||
+			!OidIsValid(catalog.node_pkey) || !OidIsValid(catalog.node_seq))
 			elog(ERROR, "a table or index of mojob is missing");
 		{
 			static const char *const cols[5] = {"node_id", "job_id", "resource_id", "held", "amount"};
@@ -356,6 +362,7 @@ mojob_job_attrs(Relation rel)
 		job_attrs.locked_by = mojob_column(d, "job", "locked_by", TEXTOID);
 		job_attrs.locked_until = mojob_column(d, "job", "locked_until", TIMESTAMPTZOID);
 		job_attrs.recurrence_id = mojob_column(d, "job", "recurrence_id", INT8OID);
+		job_attrs.id_rule = mojob_id_rule(rel, job_attrs.id, mojob_catalog()->job_seq);
 		job_attrs_rel = RelationGetRelid(rel);
 	}
 	return &job_attrs;
@@ -377,6 +384,7 @@ mojob_node_attrs(Relation rel)
 		node_attrs.required_capabilities = mojob_column(d, "job_resource", "required_capabilities", TEXTARRAYOID);
 		node_attrs.held_from = mojob_column(d, "job_resource", "held_from", TIMESTAMPTZOID);
 		node_attrs.held_until = mojob_column(d, "job_resource", "held_until", TIMESTAMPTZOID);
+		node_attrs.id_rule = mojob_id_rule(rel, node_attrs.id, mojob_catalog()->node_seq);
 		node_attrs_rel = RelationGetRelid(rel);
 	}
 	return &node_attrs;

@@ -629,11 +629,22 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 		 * functions the rules hold for everyone.
 		 */
 		HeapTuple	row;
+		const MojobNodeAttrs *a = mojob_node_attrs(td->tg_relation);
+		bool		isnull;
+		Datum		id;
 
 		privileged = !mojob_in_function() &&
 			mojob_is_privileged(RelationGetRelid(td->tg_relation));
+		/*
+		 * Ids are mojob's (guard.c): only the owner's plain INSERT chooses
+		 * one (and anyone's in a database not yet updated to 1.1).
+		 */
+		id = heap_getattr(td->tg_trigtuple, a->id, RelationGetDescr(td->tg_relation), &isnull);
+		if (!isnull && !mojob_take_issued_id(mojob_catalog()->node_seq, DatumGetInt64(id)) &&
+			!privileged && a->id_rule != MJ_ID_LEGACY)
+			mojob_check_chosen_id(td->tg_relation, a->id, DatumGetInt64(id), a->id_rule);
 		row = node_insert(td, privileged);
-		mojob_guard_approved(td, row, mojob_node_attrs(td->tg_relation)->id);
+		mojob_guard_approved(td, row, a->id);
 		return PointerGetDatum(row);
 	}
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
@@ -973,6 +984,9 @@ mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
 
 			v[att - 1] = ExecEvalExprSwitchContext(defaults[k], econtext, &isnull[att - 1]);
 		}
+		/* The id mojob.next_id() issued (the default) is used now. */
+		if (!isnull[a->id - 1])
+			(void) mojob_take_issued_id(c->node_seq, DatumGetInt64(v[a->id - 1]));
 		v[a->job_id - 1] = Int64GetDatum(job_id);
 		isnull[a->job_id - 1] = false;
 		v[a->resource_id - 1] = ids[i];
