@@ -16,6 +16,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -290,7 +291,15 @@ Datum
 mojob_next_id(PG_FUNCTION_ARGS)
 {
 	Oid			seq = DatumGetObjectId(mojob_arg_datum(fcinfo, 0, "seq"));
-	int64		id = nextval_internal(seq, true);
+	int64		id;
+
+	if (get_rel_relkind(seq) != RELKIND_SEQUENCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("seq must be a sequence"),
+				 errdetail("Relation %u is not a sequence.", seq),
+				 errhint("Pass the sequence of the ids, as in mojob.next_id('mojob.job_id_seq').")));
+	id = nextval_internal(seq, true);
 
 	if (n_issued_ids == MAX_ISSUED_IDS)
 	{

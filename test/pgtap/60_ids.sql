@@ -10,7 +10,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
-SELECT plan(44);
+SELECT plan(46);
 
 INSERT INTO mojob.resource (name) VALUES ('studio') RETURNING id AS r1 \gset
 INSERT INTO mojob.resource (name) VALUES ('camera') RETURNING id AS r2 \gset
@@ -164,6 +164,10 @@ SELECT throws_ok(format($$INSERT INTO mojob.job (id, name, start_at, end_at) VAL
                         :issued, :'t3', :'t4'),
     '42501', 'only the owner of mojob.job can choose the id of a new row',
     'but only once: given again, it is an id chosen by hand (42501)');
+SELECT throws_ok($$SELECT mojob.next_id('mojob.job')$$, '22023', 'seq must be a sequence',
+    'mojob.next_id() of a table is refused (22023)');
+SELECT throws_ok($$SELECT mojob.next_id(0)$$, '22023', 'seq must be a sequence',
+    'and of no relation at all');
 SELECT is((SELECT name FROM mojob.create_job('after the attempts', :'t3', :'t4')), 'after the attempts',
     'create_job works for the planner after every attempt');
 SELECT is((SELECT alias FROM mojob.add_resource(:job1, :r2, 0, 'cam')), 'cam',
