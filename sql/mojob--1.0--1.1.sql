@@ -291,10 +291,8 @@ ALTER TABLE mojob.resource ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob
 ALTER TABLE mojob.pool ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.pool_id_seq');
 ALTER TABLE mojob.recurrence ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.recurrence_id_seq');
 ALTER TABLE mojob.recurrence ALTER COLUMN created_at SET DEFAULT pg_catalog.now();
-ALTER TABLE mojob.job ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.job_id_seq');
 ALTER TABLE mojob.job ALTER COLUMN created_at SET DEFAULT pg_catalog.now();
 ALTER TABLE mojob.job ALTER COLUMN updated_at SET DEFAULT pg_catalog.now();
-ALTER TABLE mojob.job_resource ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.job_resource_id_seq');
 ALTER TABLE mojob.job_event ALTER COLUMN id SET DEFAULT pg_catalog.nextval('mojob.job_event_id_seq');
 
 DROP INDEX mojob.job_start_due;
@@ -940,3 +938,21 @@ $$;
 
 COMMENT ON COLUMN mojob.booking_longest.longest IS
     'No booking of the resource is longer (raised by each longer booking; lowered again when one longer than 7 days goes)';
+
+-- ---------------------------------------------------------------------
+-- Ids are mojob's (issue 15, planted ids): a non-owner's insert cannot
+-- choose the id of a job or a node; the ids' default notes the ids it
+-- issues, and the guards accept a non-owner's id only if it was just
+-- issued.
+-- ---------------------------------------------------------------------
+
+-- Ids are mojob's: the ids of jobs and nodes are given by this default,
+-- which notes the id it issues, and the guards accept a non-owner's id only
+-- if it was just issued (an id chosen by hand could take the one the
+-- sequence gives another insert later).
+CREATE FUNCTION mojob.next_id(seq regclass) RETURNS bigint
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_next_id';
+COMMENT ON FUNCTION mojob.next_id(regclass) IS
+    'nextval(seq), noted: the default of mojob.job.id and mojob.job_resource.id; a non-owner''s insert may give only an id it has just issued';
+ALTER TABLE mojob.job ALTER COLUMN id SET DEFAULT mojob.next_id('mojob.job_id_seq');
+ALTER TABLE mojob.job_resource ALTER COLUMN id SET DEFAULT mojob.next_id('mojob.job_resource_id_seq');

@@ -194,6 +194,15 @@ COMMENT ON COLUMN mojob.recurrence.extended_until IS 'Instances exist for the oc
 COMMENT ON COLUMN mojob.recurrence.instance_state IS
     'The state new instances are created in: the template''s when it was made recurring (set by mojob)';
 
+-- Ids are mojob's: the ids of jobs and nodes are given by this default,
+-- which notes the id it issues, and the guards accept a non-owner's id only
+-- if it was just issued (an id chosen by hand could take the one the
+-- sequence gives another insert later).
+CREATE FUNCTION mojob.next_id(seq regclass) RETURNS bigint
+LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_next_id';
+COMMENT ON FUNCTION mojob.next_id(regclass) IS
+    'nextval(seq), noted: the default of mojob.job.id and mojob.job_resource.id; a non-owner''s insert may give only an id it has just issued';
+
 CREATE SEQUENCE mojob.job_id_seq;
 COMMENT ON SEQUENCE mojob.job_id_seq IS 'Ids of mojob.job';
 CREATE SEQUENCE mojob.job_code_seq;
@@ -201,7 +210,7 @@ COMMENT ON SEQUENCE mojob.job_code_seq IS
     'The counter {seq} of mojob.settings.job_code_pattern';
 
 CREATE TABLE mojob.job (
-    id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mojob.job_id_seq'),
+    id bigint PRIMARY KEY DEFAULT mojob.next_id('mojob.job_id_seq'),
     code text NOT NULL UNIQUE,
     name text NOT NULL CHECK (name OPERATOR(pg_catalog.<>) ''),
     description text,
@@ -292,7 +301,7 @@ CREATE SEQUENCE mojob.job_resource_id_seq;
 COMMENT ON SEQUENCE mojob.job_resource_id_seq IS 'Ids of mojob.job_resource';
 
 CREATE TABLE mojob.job_resource (
-    id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mojob.job_resource_id_seq'),
+    id bigint PRIMARY KEY DEFAULT mojob.next_id('mojob.job_resource_id_seq'),
     job_id bigint NOT NULL REFERENCES mojob.job ON DELETE CASCADE,
     resource_id bigint REFERENCES mojob.resource,
     pool_id bigint REFERENCES mojob.pool,

@@ -16,6 +16,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -24,6 +26,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -32,6 +35,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "mojob.h"
@@ -40,6 +44,7 @@
 #include "scheduler.h"
 
 PG_FUNCTION_INFO_V1(mojob_job_guard);
+PG_FUNCTION_INFO_V1(mojob_next_id);
 
 MojobRequest mojob_request = {false, 0, NULL, NULL};
 
@@ -257,6 +262,168 @@ check_instants(const Row *r, const MojobJobAttrs *a)
 }
 
 /* ---------------------------------------------------------------------
+ * Ids are mojob's
+ * ---------------------------------------------------------------------
+ *
+ * A non-owner's insert cannot choose the id of a job or a node: an id
+ * planted above the sequence would make the insert that the sequence later
+ * gives it to fail, and one given history first would fail for good.  The
+ * ids' column default, mojob.next_id(sequence), notes each id it issues in
+ * this backend; the guard accepts a non-owner's id only if it is one of
+ * those, just issued and not yet used.  A default is evaluated for a row
+ * just before that row's BEFORE triggers fire (INSERT ... VALUES, ...
+ * SELECT, COPY alike), so a few notes suffice; a few more allow for a
+ * default of a site's column that itself inserts a job.
+ */
+#define MAX_ISSUED_IDS 8
+
+typedef struct IssuedId
+{
+	Oid			seq;
+	int64		id;
+} IssuedId;
+
+static IssuedId issued_ids[MAX_ISSUED_IDS];
+static int	n_issued_ids = 0;
+
+/* mojob.next_id(seq regclass) RETURNS bigint: nextval, noted (see above). */
+Datum
+mojob_next_id(PG_FUNCTION_ARGS)
+{
+	Oid			seq = DatumGetObjectId(mojob_arg_datum(fcinfo, 0, "seq"));
+	int64		id;
+
+	if (get_rel_relkind(seq) != RELKIND_SEQUENCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("seq must be a sequence"),
+				 errdetail("Relation %u is not a sequence.", seq),
+				 errhint("Pass the sequence of the ids, as in mojob.next_id('mojob.job_id_seq').")));
+	id = nextval_internal(seq, true);
+
+	if (n_issued_ids == MAX_ISSUED_IDS)
+	{
+		memmove(&issued_ids[0], &issued_ids[1], sizeof(IssuedId) * (MAX_ISSUED_IDS - 1));
+		n_issued_ids--;
+	}
+	issued_ids[n_issued_ids].seq = seq;
+	issued_ids[n_issued_ids].id = id;
+	n_issued_ids++;
+	PG_RETURN_INT64(id);
+}
+
+/* Was id just issued by mojob.next_id(seq)?  Then it is used now. */
+bool
+mojob_take_issued_id(Oid seq, int64 id)
+{
+	for (int i = n_issued_ids - 1; i >= 0; i--)
+		if (issued_ids[i].id == id && issued_ids[i].seq == seq)
+		{
+			memmove(&issued_ids[i], &issued_ids[i + 1], sizeof(IssuedId) * (n_issued_ids - i - 1));
+			n_issued_ids--;
+			return true;
+		}
+	return false;
+}
+
+/* At the end of a transaction: ids not used by then are not "just issued". */
+void
+mojob_issued_ids_reset(void)
+{
+	n_issued_ids = 0;
+}
+
+/* Is expr a call of function fn (of schema nsp) with the one argument seq (a regclass)? */
+static bool
+is_call_of(Node *expr, const char *fn, Oid nsp, Oid seq)
+{
+	FuncExpr   *f;
+	Node	   *arg;
+	char	   *name;
+
+	if (expr == NULL || !IsA(expr, FuncExpr))
+		return false;
+	f = (FuncExpr *) expr;
+	if (list_length(f->args) != 1)
+		return false;
+	arg = linitial(f->args);
+	if (!IsA(arg, Const) || ((Const *) arg)->constisnull ||
+		((Const *) arg)->consttype != REGCLASSOID ||
+		DatumGetObjectId(((Const *) arg)->constvalue) != seq)
+		return false;
+	name = get_func_name(f->funcid);
+	return name != NULL && strcmp(name, fn) == 0 && get_func_namespace(f->funcid) == nsp;
+}
+
+/*
+ * How the ids of rel (mojob.job or mojob.job_resource) are given: by the
+ * default of its id column att, from sequence seq (cached with the
+ * table's column numbers, until the table changes).
+ */
+MojobIdRule
+mojob_id_rule(Relation rel, AttrNumber att, Oid seq)
+{
+	Node	   *def = build_column_default(rel, att);
+	Oid			regclass = REGCLASSOID;
+	oidvector  *args;
+
+	if (is_call_of(def, "next_id", mojob_catalog()->namespace, seq))
+		return MJ_ID_NEXT_ID;
+	args = buildoidvector(&regclass, 1);
+	if (is_call_of(def, "nextval", PG_CATALOG_NAMESPACE, seq) &&
+		!SearchSysCacheExists3(PROCNAMEARGSNSP, CStringGetDatum("next_id"), PointerGetDatum(args),
+							   ObjectIdGetDatum(mojob_catalog()->namespace)))
+		return MJ_ID_LEGACY;
+	return MJ_ID_OTHER;
+}
+
+/* A callback: does the row exist (the dirty snapshot sees it)? */
+static bool
+row_seen(TupleTableSlot *slot, void *arg)
+{
+	return false;
+}
+
+/*
+ * A non-owner's insert into mojob.job or mojob.job_resource (rel) gives id
+ * in column att, and mojob.next_id() did not just issue it.  A row of that
+ * id that exists makes the insert a conflict, its own matter (23505, or
+ * nothing with ON CONFLICT DO NOTHING); any other is refused (42501),
+ * saying so if the column's default (rule) is no longer mojob.next_id().
+ */
+void
+mojob_check_chosen_id(Relation rel, AttrNumber att, int64 id, MojobIdRule rule)
+{
+	const MojobCatalog *c = mojob_catalog();
+	bool		job = RelationGetRelid(rel) == c->job_rel;
+	const char *table = job ? "mojob.job" : "mojob.job_resource";
+	const char *seqname = job ? "mojob.job_id_seq" : "mojob.job_resource_id_seq";
+	SnapshotData dirty;
+
+	/* As committed now, or being written (whatever this transaction's snapshot). */
+	InitDirtySnapshot(dirty);
+	if (mojob_index_scan(RelationGetRelid(rel), job ? c->job_pkey : c->node_pkey, &dirty, 1, &id,
+						 row_seen, NULL) > 0)
+		return;
+	if (rule == MJ_ID_NEXT_ID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the owner of %s can choose the id of a new row", table),
+				 errdetail("The insert gives id " INT64_FORMAT ", which mojob.next_id('%s'), the column's default, did not just issue; an id chosen by hand could take the one the sequence gives another insert later.",
+						   id, seqname),
+				 errhint("Leave id out of the insert (or write DEFAULT), and read the new id with RETURNING id."),
+				 errtablecol(rel, att)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("only the owner of %s can choose the id of a new row", table),
+			 errdetail("The default of %s.id is not mojob.next_id('%s'), so the id " INT64_FORMAT " cannot be told from one chosen by hand.",
+					   table, seqname, id),
+			 errhint("The owner may restore it: ALTER TABLE %s ALTER COLUMN id SET DEFAULT mojob.next_id('%s').",
+					 table, seqname),
+			 errtablecol(rel, att)));
+}
+
+/* ---------------------------------------------------------------------
  * INSERT
  * ---------------------------------------------------------------------
  */
@@ -348,21 +515,22 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 		int64		id = DatumGetInt64(get_col(&row, a->id, &isnull));
 
 		/*
-		 * History outlives jobs: an id given again (by hand) would inherit
-		 * a deleted job's history.  Only a restore may insert such a job.
-		 * (One index probe per row: ≈ 1.2 µs, measured on a plain INSERT
-		 * of 20,000 drafts by a non-owner, 189 → 212 ms.)
+		 * An id mojob.next_id() just issued is new: no other row has it,
+		 * nor had it.  Only the owner may give another (a restore).
 		 */
-		if (!privileged)
+		if (!mojob_take_issued_id(mojob_catalog()->job_seq, id) && !privileged)
 		{
 			const MojobCatalog *c = mojob_catalog();
 			ItemPointerData tid;
 			SnapshotData dirty;
 
 			/*
-			 * History as committed now (whatever this transaction's snapshot);
-			 * a job of that id still there, not being deleted, makes the
-			 * insert a conflict, its own matter (ON CONFLICT DO NOTHING).
+			 * History outlives jobs: an id given again would inherit a
+			 * deleted job's history.  History as committed now (whatever
+			 * this transaction's snapshot); a job of that id still there,
+			 * not being deleted, makes the insert a conflict, its own
+			 * matter (ON CONFLICT DO NOTHING).  Only for an id given by
+			 * hand: one index probe, ≈ 1.2 µs a row.
 			 */
 			InitDirtySnapshot(dirty);
 			if (mojob_index_scan(c->event_rel, c->event_job_index, GetLatestSnapshot(), 1, &id,
@@ -373,7 +541,10 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 						(errcode(ERRCODE_UNIQUE_VIOLATION),
 						 errmsg("job id " INT64_FORMAT " was used by a deleted job", id),
 						 errdetail("Its history is kept in mojob.job_event, and would read as the new job's."),
-						 errhint("Insert the job without an id: mojob.job_id_seq gives one.")));
+						 errhint("Insert the job without an id: mojob.next_id('mojob.job_id_seq') gives one.")));
+			/* A database not yet updated to 1.1 keeps the 1.0 rules. */
+			if (a->id_rule != MJ_ID_LEGACY)
+				mojob_check_chosen_id(rel, a->id, id, a->id_rule);
 		}
 		mojob_job_is_new_note(id);
 	}

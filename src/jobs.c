@@ -137,7 +137,7 @@ create_job(NewJob *j)
 							 nodeargs, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "inserting into mojob.job_resource failed");
 	}
-	result = PointerGetDatum(SPI_returntuple(row, desc));
+	result = mojob_spi_return_row(row, desc, c->job_rel);
 	mojob_spi_finish();
 	return result;
 }
@@ -261,7 +261,7 @@ transition(FunctionCallInfo fcinfo, const char *action, MojobState target, const
 		elog(ERROR, "updating mojob.job failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
 		mojob_not_found("job", job);
-	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	result = mojob_spi_return_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, mojob_catalog()->job_rel);
 	mojob_spi_finish();
 	return result;
 }
@@ -385,7 +385,7 @@ mojob_reschedule(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(mojob_plan(&update_plan, update_sql, 5, argtypes), args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "updating mojob.job failed");
-	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	result = mojob_spi_return_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, mojob_catalog()->job_rel);
 	mojob_spi_finish();
 	return result;
 }
@@ -626,7 +626,7 @@ mojob_lock_job(PG_FUNCTION_ARGS)
 	}
 	if (SPI_execute_plan(mojob_plan(&lock_plan, lock_sql, 2, argtypes), args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "updating mojob.job failed");
-	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	result = mojob_spi_return_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, mojob_catalog()->job_rel);
 	mojob_spi_finish();
 	return result;
 }
@@ -651,7 +651,7 @@ mojob_unlock_job(PG_FUNCTION_ARGS)
 		elog(ERROR, "updating mojob.job failed");
 	if (SPI_processed == 0)
 		mojob_not_found("job", job);
-	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	result = mojob_spi_return_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, mojob_catalog()->job_rel);
 	mojob_spi_finish();
 	return result;
 }

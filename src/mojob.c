@@ -9,6 +9,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/tupconvert.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -28,6 +29,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "mojob.h"
 #include "booking.h"
@@ -77,7 +79,8 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		relid == catalog.resource_pkey || relid == catalog.event_rel || relid == catalog.event_job_index ||
 		relid == catalog.booking_start || relid == catalog.longest_rel ||
 		relid == catalog.longest_pkey || relid == catalog.settings_rel ||
-		relid == catalog.code_seq)
+		relid == catalog.code_seq || relid == catalog.job_seq ||
+		relid == catalog.node_pkey || relid == catalog.node_seq)
 		catalog_valid = false;
 }
 
@@ -93,6 +96,7 @@ xact_reset(bool committed)
 	mojob_clock.active = false;
 	mojob_touch.active = false;
 	mojob_job_is_new_reset();
+	mojob_issued_ids_reset();
 	mojob_guard_xact_end();
 }
 
@@ -220,6 +224,9 @@ mojob_catalog(void)
 		catalog.booking_pkey = get_relname_relid("booking_pkey", nsp);
 		catalog.booking_held = get_relname_relid("booking_resource_held", nsp);
 		catalog.job_pkey = get_relname_relid("job_pkey", nsp);
+		catalog.job_seq = get_relname_relid("job_id_seq", nsp);
+		catalog.node_pkey = get_relname_relid("job_resource_pkey", nsp);
+		catalog.node_seq = get_relname_relid("job_resource_id_seq", nsp);
 		catalog.booking_start = get_relname_relid("booking_resource_start", nsp);
 		catalog.longest_rel = get_relname_relid("booking_longest", nsp);
 		catalog.longest_pkey = get_relname_relid("booking_longest_pkey", nsp);
@@ -240,7 +247,8 @@ mojob_catalog(void)
 			!OidIsValid(catalog.event_job_index) ||
 			!OidIsValid(catalog.settings_rel) || !OidIsValid(catalog.code_seq) ||
 			!OidIsValid(catalog.booking_start) || !OidIsValid(catalog.longest_rel) ||
-			!OidIsValid(catalog.longest_pkey))
+			!OidIsValid(catalog.longest_pkey) || !OidIsValid(catalog.job_seq) ||
+			!OidIsValid(catalog.node_pkey) || !OidIsValid(catalog.node_seq))
 			elog(ERROR, "a table or index of mojob is missing");
 		{
 			static const char *const cols[5] = {"node_id", "job_id", "resource_id", "held", "amount"};
@@ -354,6 +362,7 @@ mojob_job_attrs(Relation rel)
 		job_attrs.locked_by = mojob_column(d, "job", "locked_by", TEXTOID);
 		job_attrs.locked_until = mojob_column(d, "job", "locked_until", TIMESTAMPTZOID);
 		job_attrs.recurrence_id = mojob_column(d, "job", "recurrence_id", INT8OID);
+		job_attrs.id_rule = mojob_id_rule(rel, job_attrs.id, mojob_catalog()->job_seq);
 		job_attrs_rel = RelationGetRelid(rel);
 	}
 	return &job_attrs;
@@ -375,6 +384,7 @@ mojob_node_attrs(Relation rel)
 		node_attrs.required_capabilities = mojob_column(d, "job_resource", "required_capabilities", TEXTARRAYOID);
 		node_attrs.held_from = mojob_column(d, "job_resource", "held_from", TIMESTAMPTZOID);
 		node_attrs.held_until = mojob_column(d, "job_resource", "held_until", TIMESTAMPTZOID);
+		node_attrs.id_rule = mojob_id_rule(rel, node_attrs.id, mojob_catalog()->node_seq);
 		node_attrs_rel = RelationGetRelid(rel);
 	}
 	return &node_attrs;
@@ -764,6 +774,33 @@ mojob_spi_finish(void)
 	AtEOXact_GUC(true, spi_levels[spi_depth].guc_level);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * The row tuple (of a statement's result desc, RETURNING * or SELECT * on
+ * mojob's table relid) as the value of a function declared to return the
+ * table's row type, in the caller's memory: SPI_returntuple, once the row
+ * has the row type's shape.  A column the owner dropped keeps its slot in
+ * the row type but has none in the statement's result, so the columns are
+ * matched by name (the executor's tuple conversion), the dropped ones null.
+ */
+Datum
+mojob_spi_return_row(HeapTuple tuple, TupleDesc desc, Oid relid)
+{
+	Oid			rowtype = get_rel_type_id(relid);
+	TupleDesc	rowdesc;
+	TupleConversionMap *map;
+	HeapTupleHeader result;
+
+	if (!OidIsValid(rowtype))
+		elog(ERROR, "cache lookup failed for the row type of relation %u", relid);
+	rowdesc = lookup_rowtype_tupdesc(rowtype, -1);
+	map = convert_tuples_by_name(desc, rowdesc);
+	if (map != NULL)
+		tuple = execute_attr_map_tuple(tuple, map);
+	result = SPI_returntuple(tuple, rowdesc);
+	ReleaseTupleDesc(rowdesc);
+	return PointerGetDatum(result);
 }
 
 /* A timestamp as text in the session's DateStyle and TimeZone. */

@@ -113,7 +113,10 @@ typedef struct MojobCatalog
 	Oid			longest_rel;	/* mojob.booking_longest */
 	Oid			longest_pkey;	/* its primary key */
 	Oid			job_pkey;		/* mojob.job's primary key */
+	Oid			job_seq;		/* mojob.job_id_seq, whose ids mojob.next_id() gives */
 	Oid			node_rel;		/* mojob.job_resource */
+	Oid			node_pkey;		/* its primary key */
+	Oid			node_seq;		/* mojob.job_resource_id_seq */
 	Oid			node_job_index; /* its unique index on (job_id, resource_id) */
 	Oid			resource_rel;	/* mojob.resource */
 	Oid			resource_pkey;	/* its primary key */
@@ -129,9 +132,25 @@ extern const MojobCatalog *mojob_catalog(void);
 extern MojobState mojob_state_from_oid(Oid label);
 extern Datum mojob_state_datum(MojobState state);
 
+/*
+ * How the ids of a table are given (guard.c): by mojob.next_id(), the 1.1
+ * default; by the 1.0 default in a database not yet updated (no
+ * mojob.next_id() exists), where the 1.0 rules hold; or by another default
+ * the owner set.
+ */
+typedef enum MojobIdRule
+{
+	MJ_ID_NEXT_ID,
+	MJ_ID_LEGACY,
+	MJ_ID_OTHER
+} MojobIdRule;
+
+extern MojobIdRule mojob_id_rule(Relation rel, AttrNumber att, Oid seq);
+
 /* Column numbers of mojob.job, looked up by name. */
 typedef struct MojobJobAttrs
 {
+	MojobIdRule id_rule;		/* how its ids are given */
 	AttrNumber	id,
 				code,
 				name,
@@ -164,6 +183,7 @@ extern AttrNumber mojob_column(TupleDesc desc, const char *table, const char *co
 /* Column numbers of mojob.job_resource, looked up by name. */
 typedef struct MojobNodeAttrs
 {
+	MojobIdRule id_rule;		/* how its ids are given */
 	AttrNumber	id,
 				job_id,
 				resource_id,
@@ -230,6 +250,7 @@ extern void mojob_spi_connect(void);
 extern void mojob_spi_connect_owner(void);
 extern bool mojob_in_function(void);
 extern void mojob_spi_finish(void);
+extern Datum mojob_spi_return_row(HeapTuple tuple, TupleDesc desc, Oid relid);
 extern SPIPlanPtr mojob_plan(MojobPlan *slot, const char *sql, int nargs,
 							 const Oid *argtypes);
 extern SPIPlanPtr mojob_plan_custom(MojobPlan *slot, const char *sql, int nargs,
@@ -306,6 +327,9 @@ extern void mojob_guard_xact_end(void);
 
 /* Jobs created by the current transaction (guard.c). */
 extern void mojob_job_is_new_note(int64 job_id);
+extern bool mojob_take_issued_id(Oid seq, int64 id);
+extern void mojob_issued_ids_reset(void);
+extern void mojob_check_chosen_id(Relation rel, AttrNumber att, int64 id, MojobIdRule rule);
 extern bool mojob_job_is_new(int64 job_id);
 extern void mojob_job_is_new_reset(void);
 extern MojobRequest mojob_request;

@@ -629,11 +629,22 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 		 * functions the rules hold for everyone.
 		 */
 		HeapTuple	row;
+		const MojobNodeAttrs *a = mojob_node_attrs(td->tg_relation);
+		bool		isnull;
+		Datum		id;
 
 		privileged = !mojob_in_function() &&
 			mojob_is_privileged(RelationGetRelid(td->tg_relation));
+		/*
+		 * Ids are mojob's (guard.c): only the owner's plain INSERT chooses
+		 * one (and anyone's in a database not yet updated to 1.1).
+		 */
+		id = heap_getattr(td->tg_trigtuple, a->id, RelationGetDescr(td->tg_relation), &isnull);
+		if (!isnull && !mojob_take_issued_id(mojob_catalog()->node_seq, DatumGetInt64(id)) &&
+			!privileged && a->id_rule != MJ_ID_LEGACY)
+			mojob_check_chosen_id(td->tg_relation, a->id, DatumGetInt64(id), a->id_rule);
 		row = node_insert(td, privileged);
-		mojob_guard_approved(td, row, mojob_node_attrs(td->tg_relation)->id);
+		mojob_guard_approved(td, row, a->id);
 		return PointerGetDatum(row);
 	}
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
@@ -973,6 +984,9 @@ mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
 
 			v[att - 1] = ExecEvalExprSwitchContext(defaults[k], econtext, &isnull[att - 1]);
 		}
+		/* The id mojob.next_id() issued (the default) is used now. */
+		if (!isnull[a->id - 1])
+			(void) mojob_take_issued_id(c->node_seq, DatumGetInt64(v[a->id - 1]));
 		v[a->job_id - 1] = Int64GetDatum(job_id);
 		isnull[a->job_id - 1] = false;
 		v[a->resource_id - 1] = ids[i];
@@ -1043,10 +1057,13 @@ arg_amount(FunctionCallInfo fcinfo, int argno)
 	return a;
 }
 
-/* Run one statement on job_resource, returning its single row (or none). */
+/*
+ * Run one statement on job_resource, returning its single row (or none) as
+ * a value of rowrel's row type (InvalidOid: the statement returns no row).
+ */
 static Datum
 node_statement(MojobPlan *plan, const char *sql, int nargs, Oid *argtypes,
-			   Datum *args, const char *nulls, int expect, bool *found)
+			   Datum *args, const char *nulls, int expect, bool *found, Oid rowrel)
 {
 	int			ret;
 	Datum		result = (Datum) 0;
@@ -1055,8 +1072,8 @@ node_statement(MojobPlan *plan, const char *sql, int nargs, Oid *argtypes,
 	if (ret != expect)
 		elog(ERROR, "writing mojob.job_resource failed: %s", SPI_result_code_string(ret));
 	*found = SPI_processed > 0;
-	if (*found && SPI_tuptable != NULL)
-		result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	if (*found && SPI_tuptable != NULL && OidIsValid(rowrel))
+		result = mojob_spi_return_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, rowrel);
 	return result;
 }
 
@@ -1109,7 +1126,7 @@ mojob_add_resource(PG_FUNCTION_ARGS)
 		nulls[3] = 'n';
 	mojob_spi_connect();
 	check_not_in_job(job, resource);
-	result = node_statement(&plan, sql, 4, argtypes, args, nulls, SPI_OK_INSERT_RETURNING, &found);
+	result = node_statement(&plan, sql, 4, argtypes, args, nulls, SPI_OK_INSERT_RETURNING, &found, mojob_catalog()->node_rel);
 	mojob_spi_finish();
 	return result;
 }
@@ -1148,7 +1165,7 @@ mojob_add_pool_node(PG_FUNCTION_ARGS)
 		elog(ERROR, "reading mojob.pool failed");
 	if (SPI_processed == 0)
 		mojob_not_found("pool", pool);
-	result = node_statement(&plan, sql, 4, argtypes, args, nulls, SPI_OK_INSERT_RETURNING, &found);
+	result = node_statement(&plan, sql, 4, argtypes, args, nulls, SPI_OK_INSERT_RETURNING, &found, mojob_catalog()->node_rel);
 	mojob_spi_finish();
 	return result;
 }
@@ -1187,7 +1204,7 @@ mojob_assign_node(PG_FUNCTION_ARGS)
 		if (SPI_processed == 0)
 			check_not_in_job(job, resource);
 	}
-	result = node_statement(&plan, sql, 2, argtypes, args, NULL, SPI_OK_UPDATE_RETURNING, &found);
+	result = node_statement(&plan, sql, 2, argtypes, args, NULL, SPI_OK_UPDATE_RETURNING, &found, mojob_catalog()->node_rel);
 	if (!found)
 		mojob_not_found("node", node);
 	mojob_spi_finish();
@@ -1263,9 +1280,9 @@ mojob_remove_resource(PG_FUNCTION_ARGS)
 	args[0] = Int64GetDatum(node);
 	args[1] = Int64GetDatum(resource);
 	if (state == MJ_RUNNING)
-		node_statement(&end_plan, end_sql, 2, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+		node_statement(&end_plan, end_sql, 2, argtypes, args, NULL, SPI_OK_UPDATE, &found, InvalidOid);
 	if (!found)
-		node_statement(&delete_plan, delete_sql, 2, argtypes, args, NULL, SPI_OK_DELETE, &found);
+		node_statement(&delete_plan, delete_sql, 2, argtypes, args, NULL, SPI_OK_DELETE, &found, InvalidOid);
 	if (!found)
 		refuse_not_a_node(job, resource);	/* swapped or removed meanwhile */
 	mojob_spi_finish();
@@ -1320,22 +1337,22 @@ mojob_swap_resource(PG_FUNCTION_ARGS)
 	args[2] = Int64GetDatum(old_resource);
 	if (state == MJ_RUNNING)
 	{
-		node_statement(&add_plan, add_sql, 3, argtypes, args, NULL, SPI_OK_INSERT, &found);
+		node_statement(&add_plan, add_sql, 3, argtypes, args, NULL, SPI_OK_INSERT, &found, InvalidOid);
 		if (found)
 		{
 			/* The old node ends now; one that was to start only now never held anything. */
-			node_statement(&end_plan, end_sql, 3, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+			node_statement(&end_plan, end_sql, 3, argtypes, args, NULL, SPI_OK_UPDATE, &found, InvalidOid);
 			if (!found)
-				node_statement(&unused_plan, unused_sql, 3, argtypes, args, NULL, SPI_OK_DELETE, &found);
+				node_statement(&unused_plan, unused_sql, 3, argtypes, args, NULL, SPI_OK_DELETE, &found, InvalidOid);
 		}
 	}
 	else
-		node_statement(&assign_plan, assign_sql, 3, argtypes, args, NULL, SPI_OK_UPDATE, &found);
+		node_statement(&assign_plan, assign_sql, 3, argtypes, args, NULL, SPI_OK_UPDATE, &found, InvalidOid);
 	if (!found)
 		refuse_not_a_node(job, old_resource);	/* swapped or removed meanwhile */
 
 	args[0] = Int64GetDatum(job);
-	result = node_statement(&job_plan, job_sql, 1, argtypes, args, NULL, SPI_OK_SELECT, &found);
+	result = node_statement(&job_plan, job_sql, 1, argtypes, args, NULL, SPI_OK_SELECT, &found, mojob_catalog()->job_rel);
 	mojob_spi_finish();
 	return result;
 }

@@ -31,6 +31,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -577,7 +578,8 @@ mojob_make_recurring(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(mojob_plan(&result_plan, result_sql, 1, argtypes), args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "reading mojob.recurrence failed");
-	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	result = mojob_spi_return_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								  get_relname_relid("recurrence", mojob_catalog()->namespace));
 	mojob_spi_finish();
 	return result;
 }
@@ -695,7 +697,8 @@ mojob_cancel_recurrence(PG_FUNCTION_ARGS)
 		SPI_execute_plan(mojob_plan(&delete_plan, delete_sql, 1, argtypes), args, nulls, false, 0) != SPI_OK_DELETE ||
 		SPI_execute_plan(mojob_plan(&done_plan, done_sql, 2, argtypes), args, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "canceling recurrence " INT64_FORMAT " failed", recurrence);
-	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	result = mojob_spi_return_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								  get_relname_relid("recurrence", mojob_catalog()->namespace));
 	mojob_spi_finish();
 	return result;
 }

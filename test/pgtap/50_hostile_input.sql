@@ -169,6 +169,7 @@ INSERT INTO arg_value VALUES
     ('*', 'time_zone', quote_literal('UTC')),
     ('*', 'pattern', quote_literal('JOB-{seq}')),
     ('*', 'seq', '1'),
+    ('next_id', 'seq', quote_literal('mojob.job_id_seq')),
     ('*', 'board', quote_literal('active')),
     ('*', 'action', quote_literal('edit')),
     ('*', 'locked_by', quote_literal('someone'));

@@ -106,7 +106,8 @@ INSERT INTO writer_call VALUES
     ('make_recurring', format($$mojob.make_recurring(%s, 'FREQ=DAILY;COUNT=2', 'UTC')$$, :d)),
     ('extend_recurrences', 'mojob.extend_recurrences()'),
     ('cancel_recurrence', format('mojob.cancel_recurrence(%s)', :rec)),
-    ('rebuild_bookings', 'mojob.rebuild_bookings()');
+    ('rebuild_bookings', 'mojob.rebuild_bookings()'),
+    ('next_id', $$mojob.next_id('mojob.job_id_seq')$$);
 CREATE TEMP TABLE reader_call (fn text PRIMARY KEY, call text);
 INSERT INTO reader_call VALUES
     ('free_resources', format('mojob.free_resources(tstzrange(%L, %L))', :'t1', :'t2')),

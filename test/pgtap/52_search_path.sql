@@ -295,7 +295,8 @@ BEGIN
             pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 hours', pg_catalog.now() OPERATOR(pg_catalog.-) interval '2 hours',
             pg_catalog.now() OPERATOR(pg_catalog.+) interval '2 hours', pg_catalog.now() OPERATOR(pg_catalog.+) interval '3 hours')
     RETURNING id INTO jr;
-    INSERT INTO mojob.job_resource (job_id, resource_id, alias) VALUES (jr, cam1, 'live camera');
+    INSERT INTO mojob.job_resource (id, job_id, resource_id, alias)
+    VALUES (mojob.next_id('mojob.job_resource_id_seq'), jr, cam1, 'live camera');
     PERFORM pg_temp.note(lane, '22 swap on air', mojob.swap_resource(jr, cam1, cam2));
     PERFORM pg_temp.note(lane, '23 stop', mojob.stop(jr));
     j4 := (mojob.create_job(pg_catalog.concat(lane, ' due'), b OPERATOR(pg_catalog.+) interval '5 days',
