@@ -89,8 +89,8 @@ if (open my $fh, '<', $known_f) {
             unless defined $repro && $what =~ /^(mojob\.\w+|invariant:[\w.-]+)$/;
         my ($kind, $re) = $outcome =~ m{^(\S+)(?:\s+/(.*)/)?$}
             or bail("$known_f:$.: bad outcome '$outcome'");
-        bail("$known_f:$.: outcome must be a SQLSTATE, crash, overrun, viewer-write, bad-output or fail")
-            unless $kind =~ /^([0-9A-Z]{5}|crash|overrun|viewer-write|bad-output|fail)$/;
+        bail("$known_f:$.: outcome must be a SQLSTATE, crash, overrun, unreadable, viewer-write, bad-output or fail")
+            unless $kind =~ /^([0-9A-Z]{5}|crash|overrun|unreadable|viewer-write|bad-output|fail)$/;
         push @known, { what => $what, kind => $kind, re => $re, item => $item,
                        repro => $repro, line => $., seen => 0 };
     }
@@ -277,7 +277,8 @@ SELECT p.oid, p.oid::regprocedure::text, p.proname, p.prorettype = 'trigger'::re
        -- which arguments default to NULL: there NULL is an ordinary value
        coalesce((SELECT string_agg(coalesce(pg_get_function_arg_default(p.oid, n) ~ '^NULL\M', false)::int::text,
                                    ',' ORDER BY n)
-                 FROM generate_series(1, p.pronargs) n), '')
+                 FROM generate_series(1, p.pronargs) n), ''),
+       p.provolatile
 FROM pg_proc p
 WHERE p.pronamespace = 'mojob'::regnamespace
 ORDER BY p.proname, p.oid
@@ -536,14 +537,14 @@ diag("type $_: no generator, fuzzed with NULL only") for sort keys %null_only;
 my (@targets, @calls);
 for my $p (@$procs) {
     my ($oid, $sig, $name, $is_trigger, $types, $names, $nargs, $ndef, $retset, $kind,
-        $x_planner, $x_viewer, undef, $null_default) = @$p;
+        $x_planner, $x_viewer, undef, $null_default, $volatile) = @$p;
     if ($is_trigger) { skip("$sig", 'trigger function'); next }
     if ($kind ne 'f') { skip("$sig", "prokind $kind"); next }
     my %may = (mojob_planner => $x_planner, mojob_viewer => $x_viewer);
     for my $role (@roles) {
         if (!$may{$role}) { skip("$sig as $role", "$role may not execute it"); next }
         push @targets, { sig => $sig, name => "mojob.$name", role => $role,
-                         null_ok => [ split /,/, $null_default ],
+                         null_ok => [ split /,/, $null_default ], writes => $volatile eq 'v',
                          types => [ split /,/, $types ], names => [ split /,/, $names ],
                          nargs => $nargs, ndef => $ndef };
     }
@@ -581,7 +582,11 @@ sub make_call {
     my $check = '';
     $check = ", bool_and(xml_is_well_formed_document(r::text))" if $has_xml && $t->{name} =~ /_svg$/;
     $check = ", bool_and(xml_is_well_formed_content(r::text))" if $has_xml && $t->{name} =~ /^mojob\.xml_/;
-    return { t => $t, sql => "SELECT count(*), sum(length(r::text))$check FROM $call AS r",
+    # A function that may write returns what it stored: that is read back
+    # apart (below), so that a row stored unreadable is not taken for a
+    # refusal.
+    my $out = $t->{writes} ? '' : ', sum(length(r::text))';
+    return { t => $t, sql => "SELECT count(*)$out$check FROM $call AS r",
              xml => $check ne '', marks => \@marks,
              actor => chance(0.1) ? pick(@actors) : undef,
              zone => chance(0.1) && @zones ? pick(@zones) : undef,
@@ -591,27 +596,38 @@ sub make_call {
 # First, pairs of extremes: every two time or interval arguments of a
 # function (start and end, a start and a roll) at the limits together, twice
 # each: on a resource that nothing holds (where an extreme window can be
-# accepted, so that later checks meet it) and a job at the extremes of time,
-# then with ordinary arguments.
+# accepted, so that later checks meet it), a job at the extremes of time and
+# NULL where NULL keeps what is stored, then with ordinary arguments.
 my %extreme = (
     'timestamp with time zone' => ["'4713-01-01 00:00:00+00 BC'", "'0001-01-01 00:00:00+00'",
                                    "'1999-01-01 00:00:00+00'", 'now()', "now() + interval '1 day'",
                                    "'294276-12-31 00:00:00+00'", "'294276-12-31 23:59:59.999999+00'"],
     'interval' => ["'0'", "'1000 years'", "'292000 years'", "'178000000 years'"],
 );
+my $nextreme = 0;
 for my $t (@targets) {
     my @ax = grep { $extreme{ $t->{types}[$_] } } 0 .. $t->{nargs} - 1;
     my %free = map { ($_ => $t->{types}[$_] =~ /\[\]$/ ? "ARRAY[$free_resource]" : $free_resource) }
         grep { ($t->{names}[$_] // '') =~ /^resources?$/ } 0 .. $t->{nargs} - 1;
+    # NULL where it means "keep" or "the default": derived from what is stored
+    my %keep = map { $_ => 'NULL' } grep { $t->{null_ok}[$_] } 0 .. $t->{nargs} - 1;
     my @job_args = grep { ($t->{names}[$_] // '') eq 'job' && $t->{types}[$_] eq 'bigint' } 0 .. $t->{nargs} - 1;
     for my $i (0 .. $#ax) {
         for my $j ($i + 1 .. $#ax) {
             for my $vi (@{ $extreme{ $t->{types}[ $ax[$i] ] } }) {
                 for my $vj (@{ $extreme{ $t->{types}[ $ax[$j] ] } }) {
-                    my %extreme_job = map { $_ => pick(@extreme_jobs) } @job_args;
-                    my $c = make_call($t, $t->{nargs}, 0, %free, %extreme_job, $ax[$i] => $vi, $ax[$j] => $vj);
-                    $c->{commit} = 1;    # left for the later calls to meet
-                    push @calls, $c,
+                    # A window of two instants is tried on each job at the
+                    # extremes; other pairs on one of them in turn.
+                    my $both_times = $t->{types}[ $ax[$i] ] eq $t->{types}[ $ax[$j] ]
+                        && $t->{types}[ $ax[$i] ] =~ /^timestamp/;
+                    for my $k ($both_times && @job_args ? (0 .. $#extreme_jobs) : ($nextreme++)) {
+                        my %extreme_job = map { $_ => $extreme_jobs[ $k % @extreme_jobs ] } @job_args;
+                        my $c = make_call($t, $t->{nargs}, 0, %free, %extreme_job, %keep,
+                                          $ax[$i] => $vi, $ax[$j] => $vj);
+                        $c->{commit} = 1;    # left for the later calls to meet
+                        push @calls, $c;
+                    }
+                    push @calls,
                                  make_call($t, $t->{nargs}, 0, $ax[$i] => $vi, $ax[$j] => $vj);
                 }
             }
@@ -705,6 +721,15 @@ sub timed {
     return (1, '00000', undef, $el, undef, [ @{ $row // [] } ]);
 }
 
+# The rows of mojob's tables written by the current transaction, each made
+# into text.
+my $written_sql = 'SELECT sum(n) FROM ('
+    . join(' UNION ALL ', map { "SELECT sum(length(t::text)) AS n FROM $_->[0] t "
+                                . "WHERE t.xmin = (txid_current_if_assigned() % 4294967296)::text::xid" }
+               @{ must($own, "SELECT c.oid::regclass::text FROM pg_class c "
+                             . "WHERE c.relnamespace = 'mojob'::regnamespace AND c.relkind IN ('r', 'p')") })
+    . ') s';
+
 my %stat;       # target -> { calls, outcome -> n, max }
 my %bad;        # target -> [ diag lines ]
 my %todo;       # target -> { known line -> n }
@@ -741,6 +766,11 @@ for my $c (@calls) {
         if ($c->{xml} && defined $row->[2] && !$row->[2]) {
             $outcome = 'bad-output';
             $msg = 'the output is not well-formed XML';
+        }
+        # Every row the call wrote reads back (its text output).
+        if ($t->{writes} && !$fz->do($written_sql)) {
+            $outcome = 'unreadable';
+            $msg = 'a row it wrote does not read back: ' . $fz->state . ' ' . $fz->errstr;
         }
         # The viewer writes nothing: its transaction has no xid.
         if ($t->{role} eq 'mojob_viewer') {
@@ -894,7 +924,7 @@ for my $c (@checks) {
 # ---------------------------------------------------------------------
 
 my @stale = grep { !$_->{seen} } @known;
-diag("known.txt:$_->{line} did not occur in this run (fixed? then remove it): $_->{what} | $_->{kind}")
+diag("known.txt:$_->{line} did not occur in this run (once its fix has landed, remove it): $_->{what} | $_->{kind}")
     for @stale;
 my $elapsed = time - $t_start;
 diag(sprintf('%d calls (%d generated: %d by the sweeps, %d at random) of %d functions as %d roles, '
