@@ -9,6 +9,7 @@ pkgs=(
     postgresql-15-pgtap                       # pgTAP
     libtap-parser-sourcehandler-pgtap-perl    # pg_prove
     libipc-run-perl                           # Perl TAP tests (PostgreSQL::Test::Cluster)
+    libdbd-pg-perl                            # the fuzz suite (test/fuzz/fuzz.pl)
     libical-dev                               # recurrence rules (RFC 5545), linked into mojob.so
 )
 

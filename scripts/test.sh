@@ -3,6 +3,7 @@
 #
 #   pgTAP (test/pgtap/*.sql) through pg_prove
 #   isolation specs (test/specs/*.spec) through PGXS's pg_isolation_regress
+#   the fuzz suite (test/fuzz/fuzz.pl), a Perl client with DBD::Pg
 #   Perl TAP (test/t/*.pl) with PostgreSQL::Test::Cluster, which starts its own servers
 #
 # Servers run as the postgres OS user; clients run as the caller.
@@ -42,6 +43,13 @@ if ls test/specs/*.spec >/dev/null 2>&1; then
         [ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
     fi
 fi
+
+echo "== fuzz"
+# Every mojob function as the README's planner and viewer with hostile
+# arguments, then the invariants (test/fuzz/fuzz.pl; known failures in
+# test/fuzz/known.txt). It may restart this cluster (a call that cannot be
+# canceled is killed): it runs after the other suites that use it.
+perl test/fuzz/fuzz.pl || failed+=(fuzz)
 
 echo "== Perl TAP (prove)"
 if ls test/t/*.pl >/dev/null 2>&1; then
