@@ -412,7 +412,7 @@ mojob_launcher_main(Datum arg)
 					ereport(LOG,
 							(errmsg("mojob scheduler: database \"%s\" does not exist; waiting for it", name),
 							 errdetail("mojob.database lists database names as SQL writes identifiers: unquoted, a name is folded to lower case. Database \"%s\" exists.", alike),
-							 errhint("To serve database \"%s\", write its name in double quotes in mojob.database: %s.",
+							 errhint("To serve database \"%s\", write %s, in double quotes, inside the single-quoted value of mojob.database.",
 									 alike, quote_identifier(alike))));
 				else if (!db->missing_logged)
 					ereport(LOG,
