@@ -549,6 +549,19 @@ guard_insert(TriggerData *td, const MojobJobAttrs *a)
 		mojob_job_is_new_note(id);
 	}
 	check_instants(&row, a);
+
+	/*
+	 * A job inserted confirmed or running (by the owner: a restore's INSERT
+	 * or COPY) is due at a time: it wakes the scheduler at commit, as an
+	 * update making it due would.
+	 */
+	if (state == MJ_CONFIRMED || state == MJ_RUNNING)
+	{
+		Datum		due = get_col(&row, state == MJ_CONFIRMED ? a->start_at : a->end_at, &isnull);
+
+		if (!isnull)
+			mojob_scheduler_note_due(DatumGetTimestampTz(due));
+	}
 	return row_form(&row);
 }
 

@@ -7,8 +7,16 @@
  * ExecutorFinish hook), with one INSERT for the whole statement, so that a
  * bulk UPDATE of many jobs costs one insert rather than one per row, and a
  * statement that makes no transition costs nothing.  Only UPDATEs make
- * transitions, and an UPDATE always runs through the executor.  The NOTIFY
- * is queued at once and delivered by PostgreSQL at commit.
+ * transitions, and an UPDATE always runs through the executor.
+ *
+ * The NOTIFYs are kept here and handed to PostgreSQL just before it queues
+ * notifications at commit (mojob_history_pre_commit).  PostgreSQL's queue is
+ * finite, and any role that can connect can fill it (by listening in a
+ * transaction that stays open while notifications are sent): a commit that
+ * finds it full fails.  So when the queue is fuller than
+ * mojob.notify_queue_limit, mojob drops its own notifications rather than
+ * fail the transition, and logs that at most once a minute.  Listeners
+ * re-read the jobs anyway (README, Notifications).
  */
 #include "postgres.h"
 
@@ -24,6 +32,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -54,6 +63,22 @@ static int	maxevents = 0;
 /* The acting user of the last event, shared by the events that follow. */
 static char *last_actor = NULL;
 
+/* The payloads of the transaction's NOTIFYs, not yet handed to PostgreSQL. */
+typedef struct MojobNote
+{
+	SubTransactionId subid;
+	char	   *payload;
+} MojobNote;
+static MojobNote *notes = NULL;
+static int	nnotes = 0;
+static int	maxnotes = 0;
+
+/* NOTIFY's limit on a payload (PostgreSQL's async.c keeps it to itself). */
+#define MOJOB_NOTIFY_PAYLOAD_MAX (BLCKSZ - NAMEDATALEN - 128)
+
+/* mojob.notify_queue_limit: the queue usage above which mojob drops its own. */
+double		mojob_notify_queue_limit = 0.5;
+
 
 static MojobPlan insert_plan;
 
@@ -71,6 +96,9 @@ mojob_history_xact_end(void)
 	nevents = 0;
 	maxevents = 0;
 	last_actor = NULL;
+	notes = NULL;
+	nnotes = 0;
+	maxnotes = 0;
 }
 
 /* Drop the events of an aborted subtransaction and of those inside it. */
@@ -79,6 +107,41 @@ mojob_history_subxact_abort(SubTransactionId subid)
 {
 	while (nevents > 0 && events[nevents - 1].subid >= subid)
 		nevents--;
+	while (nnotes > 0 && notes[nnotes - 1].subid >= subid)
+		nnotes--;
+}
+
+/*
+ * Just before PostgreSQL queues the transaction's notifications (its
+ * pre-commit callbacks run first): hand mojob's to it, unless the queue is
+ * fuller than mojob.notify_queue_limit; then drop them, and say so at most
+ * once a minute.  The queue cannot fill from there to the limit between
+ * this look and the queuing a moment later: the limit leaves half of it
+ * (4 GB by default) free.
+ */
+void
+mojob_history_pre_commit(void)
+{
+	double		usage;
+
+	if (nnotes == 0)
+		return;
+	usage = DatumGetFloat8(DirectFunctionCall1(pg_notification_queue_usage, (Datum) 0));
+	if (usage > mojob_notify_queue_limit)
+	{
+		if (mojob_notify_drop_may_log())
+			ereport(LOG,
+					(errmsg("mojob dropped %d notification%s on channel \"mojob\": the notification queue is %.0f%% full",
+							nnotes, nnotes == 1 ? "" : "s", usage * 100),
+					 errdetail("mojob sends none while the queue is fuller than mojob.notify_queue_limit (%g); the transitions are made and recorded in mojob.job_event. This is logged at most once a minute.",
+							   mojob_notify_queue_limit),
+					 errhint("A session listening in a transaction left open keeps the queue from emptying: end it (pg_stat_activity shows it as idle in transaction).")));
+		nnotes = 0;
+		return;
+	}
+	for (int i = 0; i < nnotes; i++)
+		Async_Notify("mojob", notes[i].payload);
+	nnotes = 0;
 }
 
 /*
@@ -126,7 +189,22 @@ mojob_history_record(int64 job_id, const char *code,
 					 mojob_states[from].name, mojob_states[to].name,
 					 JsonEncodeDateTime(atbuf, TimestampTzGetDatum(ev->at),
 										TIMESTAMPTZOID, &utc));
-	Async_Notify("mojob", payload.data);
+	/* Refused now, as NOTIFY would refuse it, rather than at commit. */
+	if (payload.len >= MOJOB_NOTIFY_PAYLOAD_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payload string too long")));
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	if (nnotes == maxnotes)
+	{
+		maxnotes = maxnotes == 0 ? 64 : maxnotes * 2;
+		notes = notes == NULL
+			? palloc(sizeof(MojobNote) * maxnotes)
+			: repalloc_huge(notes, sizeof(MojobNote) * maxnotes);
+	}
+	notes[nnotes].subid = GetCurrentSubTransactionId();
+	notes[nnotes++].payload = pstrdup(payload.data);
+	MemoryContextSwitchTo(old);
 	pfree(payload.data);
 }
 

@@ -436,24 +436,38 @@ mojob_delete_job(PG_FUNCTION_ARGS)
  * come run, running jobs whose end has come complete.  Returns how many
  * transitions were made.
  *
- * With limit 0, every due job moves (mojob.advance()), waiting for rows
- * other transactions have locked.  With limit > 0 (the scheduler), at most
- * that many jobs move, rows locked by others are skipped, and so are the
- * ids in exclude; with only, just those ids are considered.
+ * Rows other transactions have locked are skipped, never waited for.  With
+ * limit 0, every other due job moves (mojob.advance()).  With limit > 0
+ * (the scheduler), at most that many jobs move, and the ids in exclude are
+ * skipped too; with only, just those ids are considered.
  */
 int64
 mojob_advance_due(TimestampTz at, int limit, ArrayType *exclude, ArrayType *only)
 {
 	static MojobPlan plan;
 	static MojobPlan batch_plan;
+	/*
+	 * Every due job no other session has locked: the rows are locked first,
+	 * skipping those others hold (an operator's SELECT ... FOR UPDATE, a
+	 * user's transition in progress), so that one locked job never holds
+	 * up the others; the scheduler comes back for it.
+	 */
 	static const char *sql =
 		"UPDATE mojob.job SET state = CASE WHEN state = 'confirmed' "
 		"THEN 'running'::mojob.job_state ELSE 'completed'::mojob.job_state END "
-		"WHERE " DUE_CONDITION;
+		"WHERE id IN (SELECT id FROM mojob.job WHERE " DUE_CONDITION
+		" FOR NO KEY UPDATE SKIP LOCKED)";
 	static const char *batch_sql =
 		"UPDATE mojob.job SET state = CASE WHEN state = 'confirmed' "
 		"THEN 'running'::mojob.job_state ELSE 'completed'::mojob.job_state END "
 		"WHERE id IN (" DUE_BATCH ")";
+	/* The jobs of only, found by id (the scheduler's retries, one job each). */
+	static MojobPlan only_plan;
+	static const char *only_sql =
+		"UPDATE mojob.job SET state = CASE WHEN state = 'confirmed' "
+		"THEN 'running'::mojob.job_state ELSE 'completed'::mojob.job_state END "
+		"WHERE id IN (SELECT id FROM mojob.job WHERE id = ANY ($4) AND " DUE_CONDITION
+		" FOR NO KEY UPDATE SKIP LOCKED)";
 	Oid			argtypes[4] = {TIMESTAMPTZOID, INT4OID, INT8ARRAYOID, INT8ARRAYOID};
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
@@ -475,7 +489,9 @@ mojob_advance_due(TimestampTz at, int limit, ArrayType *exclude, ArrayType *only
 	PG_TRY();
 	{
 		/* all due jobs at once: planned for the instant given, seq scan or not */
-		int			ret = limit > 0
+		int			ret = only != NULL
+			? SPI_execute_plan(mojob_plan(&only_plan, only_sql, 4, argtypes), args, nulls, false, 0)
+			: limit > 0
 			? SPI_execute_plan(mojob_plan(&batch_plan, batch_sql, 4, argtypes), args, nulls, false, 0)
 			: SPI_execute_plan(mojob_plan_custom(&plan, sql, 1, argtypes), args, nulls, false, 0);
 
@@ -518,26 +534,27 @@ mojob_due_jobs(TimestampTz at, int limit, ArrayType *exclude, int *n)
 
 /*
  * The earliest due time after "after" (DT_NOEND if none), and whether jobs
- * due at or before it are still waiting (locked by others, or failing);
- * read through the partial indexes job_start_due and job_end_due.
+ * due at or before it, other than those of exclude (the scheduler's jobs
+ * set aside), are still waiting (locked by others); read through the
+ * partial indexes job_start_due and job_end_due.
  */
 TimestampTz
-mojob_next_due(TimestampTz after, bool *waiting)
+mojob_next_due(TimestampTz after, ArrayType *exclude, bool *waiting)
 {
 	static MojobPlan plan;
 	static const char *sql =
 		"SELECT least((SELECT min(start_at) FROM mojob.job WHERE state = 'confirmed' AND start_at > $1), "
 		"             (SELECT min(end_at) FROM mojob.job WHERE state = 'running' AND end_at > $1)), "
-		"       (SELECT min(start_at) FROM mojob.job WHERE state = 'confirmed') <= $1 "
-		"       OR (SELECT min(end_at) FROM mojob.job WHERE state = 'running') <= $1";
-	Oid			argtypes[1] = {TIMESTAMPTZOID};
-	Datum		args[1] = {TimestampTzGetDatum(after)};
+		"       (SELECT min(start_at) FROM mojob.job WHERE state = 'confirmed' AND id <> ALL ($2)) <= $1 "
+		"       OR (SELECT min(end_at) FROM mojob.job WHERE state = 'running' AND id <> ALL ($2)) <= $1";
+	Oid			argtypes[2] = {TIMESTAMPTZOID, INT8ARRAYOID};
+	Datum		args[2] = {TimestampTzGetDatum(after), PointerGetDatum(exclude)};
 	TimestampTz next = DT_NOEND;
 	bool		isnull;
 	Datum		d;
 
 	mojob_spi_connect();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 2, argtypes), args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.job failed");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)

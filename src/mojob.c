@@ -116,6 +116,7 @@ xact_callback(XactEvent event, void *arg)
 						 errmsg("mojob history was not written before commit"),
 						 errdetail("A statement made transitions outside the executor."),
 						 errhint("This is a bug in mojob; please report it.")));
+			mojob_history_pre_commit();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -156,7 +157,15 @@ _PG_init(void)
 							   PGC_USERSET,
 							   0,
 							   NULL, NULL, NULL);
-
+	DefineCustomRealVariable("mojob.notify_queue_limit",
+							 "How full PostgreSQL's notification queue may be for mojob to add its notifications.",
+							 "Above it (a fraction of the queue), mojob drops its own notifications rather than "
+							 "fail the transaction at commit, and logs that at most once a minute.",
+							 &mojob_notify_queue_limit,
+							 0.5, 0.0, 1.0,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	CacheRegisterSyscacheCallback(TYPEOID, invalidate_type_cache, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, invalidate_type_cache, (Datum) 0);

@@ -339,7 +339,7 @@ extern MojobClock mojob_clock;
 extern int64 mojob_advance_due(TimestampTz at, int limit,
 							   struct ArrayType *exclude, struct ArrayType *only);
 extern int64 *mojob_due_jobs(TimestampTz at, int limit, struct ArrayType *exclude, int *n);
-extern TimestampTz mojob_next_due(TimestampTz after, bool *waiting);
+extern TimestampTz mojob_next_due(TimestampTz after, struct ArrayType *exclude, bool *waiting);
 
 /* ---------------------------------------------------------------------
  * History and NOTIFY (history.c)
@@ -352,6 +352,9 @@ extern void mojob_history_flush(void);
 extern bool mojob_history_pending(void);
 extern void mojob_history_xact_end(void);
 extern void mojob_history_subxact_abort(SubTransactionId subid);
+extern void mojob_history_pre_commit(void);
+extern double mojob_notify_queue_limit;
+extern bool mojob_notify_drop_may_log(void);
 
 /* ---------------------------------------------------------------------
  * Job codes (job_code.c)

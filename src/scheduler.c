@@ -44,6 +44,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -78,6 +79,7 @@ typedef struct SchedShared
 {
 	slock_t		mutex;
 	SchedSlot	slots[MOJOB_MAX_DATABASES];
+	pg_atomic_uint64 notify_logged_at;	/* TimestampTz; see history.c */
 } SchedShared;
 
 static SchedShared *shared = NULL;
@@ -127,6 +129,7 @@ sched_shmem_startup(void)
 			shared->slots[i].pgprocno = -1;
 			pg_atomic_init_u64(&shared->slots[i].next_wake, (uint64) DT_NOEND);
 		}
+		pg_atomic_init_u64(&shared->notify_logged_at, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -175,6 +178,31 @@ mojob_scheduler_xact_end(bool committed)
 	}
 }
 
+/*
+ * May this backend log that mojob dropped notifications (history.c)?  At
+ * most once a minute in the whole cluster when mojob is preloaded (the
+ * time is kept in shared memory), else once a minute per backend.
+ */
+bool
+mojob_notify_drop_may_log(void)
+{
+	static TimestampTz local_logged_at = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		last;
+
+	if (shared == NULL)
+	{
+		if (local_logged_at != 0 && !TimestampDifferenceExceeds(local_logged_at, now, 60000))
+			return false;
+		local_logged_at = now;
+		return true;
+	}
+	last = pg_atomic_read_u64(&shared->notify_logged_at);
+	if (last != 0 && !TimestampDifferenceExceeds((TimestampTz) last, now, 60000))
+		return false;
+	return pg_atomic_compare_exchange_u64(&shared->notify_logged_at, &last, (uint64) now);
+}
+
 /* ---------------------------------------------------------------------
  * Registration
  * ---------------------------------------------------------------------
@@ -191,6 +219,7 @@ mojob_scheduler_init(void)
 
 	DefineCustomStringVariable("mojob.database",
 							   "Databases whose jobs the mojob scheduler moves (a comma-separated list).",
+							   "Names are written as SQL identifiers: double-quote a name with capitals or other special characters. "
 							   "Each listed database gets a worker once it exists and has the extension.",
 							   &mojob_databases,
 							   "postgres",
@@ -251,14 +280,17 @@ typedef struct LaunchedDb
 /*
  * The OID of a database, or InvalidOid.  The launcher is connected to no
  * database, so it reads the shared catalog pg_database with a plain scan.
+ * When there is none, *alike receives (palloc'd) the name of a database
+ * that differs only in case, if there is one, else NULL.
  */
 static Oid
-database_oid(const char *name)
+database_oid(const char *name, char **alike)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
 	Oid			oid = InvalidOid;
+	char		found_alike[NAMEDATALEN] = "";
 
 	StartTransactionCommand();
 	rel = table_open(DatabaseRelationId, AccessShareLock);
@@ -272,10 +304,13 @@ database_oid(const char *name)
 			oid = db->oid;
 			break;
 		}
+		if (pg_strcasecmp(NameStr(db->datname), name) == 0 && found_alike[0] == '\0')
+			strlcpy(found_alike, NameStr(db->datname), NAMEDATALEN);
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	*alike = OidIsValid(oid) || found_alike[0] == '\0' ? NULL : pstrdup(found_alike);
 	return oid;
 }
 
@@ -355,6 +390,7 @@ mojob_launcher_main(Datum arg)
 			LaunchedDb *db = NULL;
 			pid_t		pid;
 			Oid			oid;
+			char	   *alike;
 
 			for (int i = 0; i < ndbs && db == NULL; i++)
 				if (strcmp(dbs[i].name, name) == 0)
@@ -370,10 +406,17 @@ mojob_launcher_main(Datum arg)
 			if (db->handle && GetBackgroundWorkerPid(db->handle, &pid) != BGWH_STOPPED)
 				continue;
 
-			oid = database_oid(name);
+			oid = database_oid(name, &alike);
 			if (!OidIsValid(oid))
 			{
-				if (!db->missing_logged)
+				/* Names are identifiers: unquoted, they are folded to lower case. */
+				if (!db->missing_logged && alike != NULL)
+					ereport(LOG,
+							(errmsg("mojob scheduler: database \"%s\" does not exist; waiting for it", name),
+							 errdetail("mojob.database lists database names as SQL writes identifiers: unquoted, a name is folded to lower case. Database \"%s\" exists.", alike),
+							 errhint("To serve database \"%s\", write %s, in double quotes, inside the single-quoted value of mojob.database.",
+									 alike, quote_identifier(alike))));
+				else if (!db->missing_logged)
 					ereport(LOG,
 							(errmsg("mojob scheduler: database \"%s\" does not exist; waiting for it", name)));
 				db->missing_logged = true;
@@ -472,37 +515,203 @@ claim_slot(void)
 	before_shmem_exit(release_slot, (Datum) 0);
 }
 
-/* Jobs whose transition failed, left alone for a while. */
-#define MAX_SKIPPED 256
-static int64 skipped_ids[MAX_SKIPPED];
-static TimestampTz skipped_until[MAX_SKIPPED];
-static int	nskipped = 0;
+/*
+ * Locks, failures and the log.
+ *
+ * Every statement the worker runs waits at most SCHED_LOCK_TIMEOUT for a
+ * lock another session holds (lock_timeout, set for the worker's session).
+ * What times out or fails is set aside and retried with back-off, apart:
+ *
+ *	- a job whose transition fails (a site's trigger refuses it, or waits
+ *	  on a lock) is put in set_aside; the batches leave every set-aside job
+ *	  alone, and each pass retries those whose time has come one by one,
+ *	  within RETRY_BUDGET_MS, after the batches, so that they never delay
+ *	  the jobs that are due and can move;
+ *	- the daily extension of the recurrences, when it fails, is retried
+ *	  with back-off (extend_daily), never before the time transitions;
+ *	- a pass that fails as a whole is retried with back-off.
+ *
+ * Each failing job, the extension and the pass log at most once a minute,
+ * and the jobs together at most MAX_JOB_LINES lines a minute, the others
+ * counted in one line.
+ */
+#define SCHED_LOCK_TIMEOUT "100ms"
+#define MINUTE_MS 60000
+#define MAX_BACKOFF_MS (10 * MINUTE_MS)
+#define RETRY_BUDGET_MS 100
+#define SPLIT_BUDGET_MS 200
+#define MAX_JOB_LINES 5
 
-static ArrayType *
-skipped_array(TimestampTz now)
+typedef struct SetAside
 {
-	Datum		elems[MAX_SKIPPED];
-	int			n = 0;
+	int64		id;				/* hash key */
+	TimestampTz retry_at;		/* when to try it again */
+	int			failures;		/* in a row; 0 = not tried alone yet */
+	TimestampTz logged_at;		/* 0 = never */
+} SetAside;
 
-	for (int i = 0; i < nskipped; i++)
-	{
-		if (skipped_until[i] <= now)
-		{
-			skipped_ids[i] = skipped_ids[nskipped - 1];
-			skipped_until[i--] = skipped_until[--nskipped];
-			continue;
-		}
-		elems[n++] = Int64GetDatum(skipped_ids[i]);
-	}
-	return construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+static HTAB *set_aside = NULL;
+
+/* The minute of job lines now open: how many logged, how many not. */
+static TimestampTz lines_since = 0;
+static int	lines_logged = 0;
+static int	lines_unlogged = 0;
+static TimestampTz batch_logged_at = 0;
+
+/* Until when failed batches may be split into single jobs in this pass. */
+static TimestampTz split_until = 0;
+
+static void
+set_aside_init(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(SetAside);
+	ctl.hcxt = TopMemoryContext;
+	set_aside = hash_create("mojob scheduler: jobs set aside", 256, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
-/* Move one job in a subtransaction; a job that fails is left alone a minute. */
+/* The ids of the jobs set aside: the batches leave them to the retries. */
+static ArrayType *
+set_aside_array(void)
+{
+	long		n = hash_get_num_entries(set_aside);
+	Datum	   *elems = palloc(sizeof(Datum) * (n + 1));
+	int			i = 0;
+	HASH_SEQ_STATUS status;
+	SetAside   *e;
+
+	hash_seq_init(&status, set_aside);
+	while ((e = hash_seq_search(&status)) != NULL)
+		elems[i++] = Int64GetDatum(e->id);
+	return construct_array(elems, i, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/* When the first job set aside is to be tried again (DT_NOEND: none). */
+static TimestampTz
+first_retry(void)
+{
+	TimestampTz first = DT_NOEND;
+	HASH_SEQ_STATUS status;
+	SetAside   *e;
+
+	hash_seq_init(&status, set_aside);
+	while ((e = hash_seq_search(&status)) != NULL)
+		first = Min(first, e->retry_at);
+	return first;
+}
+
+/*
+ * The wait before the next try, after "failures" failures in a row: a lock
+ * timeout from a second, any other failure from a minute, doubling up to
+ * ten minutes.
+ */
+static int
+backoff_ms(int failures, bool lock_timeout)
+{
+	int			ms = lock_timeout ? 1000 : MINUTE_MS;
+
+	for (int i = 1; i < failures && ms < MAX_BACKOFF_MS; i++)
+		ms *= 2;
+	return Min(ms, MAX_BACKOFF_MS);
+}
+
+/* "a minute", "4 minutes", "8 s" */
+static const char *
+in_words(int ms)
+{
+	static char buf[32];
+
+	if (ms == MINUTE_MS)
+		return "a minute";
+	if (ms > MINUTE_MS)
+		snprintf(buf, sizeof(buf), "%d minutes", ms / MINUTE_MS);
+	else
+		snprintf(buf, sizeof(buf), "%d s", (ms + 999) / 1000);
+	return buf;
+}
+
+static bool
+logged_within_a_minute(TimestampTz logged_at, TimestampTz now)
+{
+	return logged_at != 0 && !TimestampDifferenceExceeds(logged_at, now, MINUTE_MS);
+}
+
+/* Close the minute of job lines once it has passed, counting what it did not log. */
+static void
+job_lines_roll(TimestampTz now)
+{
+	if (logged_within_a_minute(lines_since, now))
+		return;
+	if (lines_unlogged > 0)
+		ereport(LOG,
+				(errmsg("mojob scheduler: %d more failed transition%s in the last minute, not logged one by one; %ld job%s set aside",
+						lines_unlogged, lines_unlogged == 1 ? "" : "s",
+						hash_get_num_entries(set_aside),
+						hash_get_num_entries(set_aside) == 1 ? " is" : "s are")));
+	lines_since = now;
+	lines_logged = 0;
+	lines_unlogged = 0;
+}
+
+/* Job id failed to advance (edata): set it aside, and log it if it may be. */
+static void
+job_failed(int64 id, ErrorData *edata, TimestampTz now)
+{
+	bool		found;
+	SetAside   *e = hash_search(set_aside, &id, HASH_ENTER, &found);
+	int			ms;
+
+	if (!found)
+	{
+		e->failures = 0;
+		e->logged_at = 0;
+	}
+	e->failures++;
+	ms = backoff_ms(e->failures, edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+	e->retry_at = TimestampTzPlusMilliseconds(now, ms);
+	job_lines_roll(now);
+	if (logged_within_a_minute(e->logged_at, now) || lines_logged >= MAX_JOB_LINES)
+	{
+		lines_unlogged++;
+		return;
+	}
+	lines_logged++;
+	e->logged_at = now;
+	ereport(LOG,
+			(errmsg("mojob scheduler: job " INT64_FORMAT " cannot advance; retrying in %s: %s",
+					id, in_words(ms), edata->message)));
+}
+
+/* Job id, of a failed batch, is left to the retries without a try of its own. */
+static void
+job_deferred(int64 id, TimestampTz now)
+{
+	bool		found;
+	SetAside   *e = hash_search(set_aside, &id, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		e->failures = 0;
+		e->logged_at = 0;
+		e->retry_at = now;
+	}
+}
+
+/*
+ * Move one job in a subtransaction.  A job that fails is set aside; one
+ * that moved, or was no longer due, or is locked by another session (the
+ * batches skip it until it is free), is no longer.
+ */
 static int64
 advance_one(int64 id, TimestampTz at, MemoryContext cxt)
 {
 	Datum		d = Int64GetDatum(id);
 	ArrayType  *one = construct_array(&d, 1, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	ArrayType  *none = construct_empty_array(INT8OID);
 	volatile int64 moved = 0;
 	ResourceOwner owner = CurrentResourceOwner;
 
@@ -510,10 +719,11 @@ advance_one(int64 id, TimestampTz at, MemoryContext cxt)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		moved = mojob_advance_due(at, 1, skipped_array(at), one);
+		moved = mojob_advance_due(at, 1, none, one);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		(void) hash_search(set_aside, &id, HASH_REMOVE, NULL);
 	}
 	PG_CATCH();
 	{
@@ -525,15 +735,8 @@ advance_one(int64 id, TimestampTz at, MemoryContext cxt)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		ereport(LOG,
-				(errmsg("mojob scheduler: job " INT64_FORMAT " cannot advance; retrying in a minute: %s",
-						id, edata->message)));
+		job_failed(id, edata, GetCurrentTimestamp());
 		FreeErrorData(edata);
-		if (nskipped < MAX_SKIPPED)
-		{
-			skipped_ids[nskipped] = id;
-			skipped_until[nskipped++] = TimestampTzPlusMilliseconds(at, 60000);
-		}
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
@@ -542,19 +745,21 @@ advance_one(int64 id, TimestampTz at, MemoryContext cxt)
 
 /*
  * One batch of due transitions in its own transaction.  Returns how many
- * jobs it moved, or -1 when the extension is not installed.  If the batch
- * fails (a job that cannot advance), the jobs are tried one by one, and
- * those that fail are left alone for a minute.
+ * transitions it made; *more says whether more jobs may be due.  If the
+ * batch fails (a job that cannot advance), its jobs are tried one by one
+ * while this pass's split_until allows, and left to the retries after.
  */
 static int64
-advance_batch(bool *extension_missing)
+advance_batch(bool *extension_missing, bool *more)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	TimestampTz at = GetCurrentTimestamp();
 	volatile int64 moved = 0;
 	ResourceOwner owner;
+	ArrayType  *exclude;
 
 	*extension_missing = false;
+	*more = false;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -569,15 +774,17 @@ advance_batch(bool *extension_missing)
 	}
 	owner = CurrentResourceOwner;
 	cxt = CurrentMemoryContext;
+	exclude = set_aside_array();
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		moved = mojob_advance_due(at, mojob_batch_size, skipped_array(at), NULL);
+		moved = mojob_advance_due(at, mojob_batch_size, exclude, NULL);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		*more = moved >= mojob_batch_size;
 	}
 	PG_CATCH();
 	{
@@ -591,13 +798,25 @@ advance_batch(bool *extension_missing)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		ereport(LOG,
-				(errmsg("mojob scheduler: a batch failed, moving jobs one by one: %s", edata->message)));
+		if (!logged_within_a_minute(batch_logged_at, at))
+		{
+			ereport(LOG,
+					(errmsg("mojob scheduler: a batch failed, moving jobs one by one: %s", edata->message),
+					 errdetail("This is logged at most once a minute.")));
+			batch_logged_at = at;
+		}
 		FreeErrorData(edata);
 
-		ids = mojob_due_jobs(at, mojob_batch_size, skipped_array(at), &nids);
+		ids = mojob_due_jobs(at, mojob_batch_size, exclude, &nids);
+		*more = nids >= mojob_batch_size;
 		for (int i = 0; i < nids; i++)
-			moved += advance_one(ids[i], at, cxt);
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (GetCurrentTimestamp() < split_until)
+				moved += advance_one(ids[i], at, cxt);
+			else
+				job_deferred(ids[i], at);
+		}
 	}
 	PG_END_TRY();
 
@@ -608,11 +827,49 @@ advance_batch(bool *extension_missing)
 }
 
 /*
- * When to look again, in its own transaction: at the next due time, or
- * soon (backing off up to a second) while due jobs wait for a row lock or a
- * retry.
+ * Try again, one by one, the jobs set aside whose time has come, in a
+ * transaction of their own, for at most RETRY_BUDGET_MS: the others are
+ * tried in the next pass, which comes at once.
  */
-static int	backoff_ms = 0;
+static void
+retry_set_aside(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz until = TimestampTzPlusMilliseconds(now, RETRY_BUDGET_MS);
+	MemoryContext cxt;
+	HASH_SEQ_STATUS status;
+	SetAside   *e;
+	int64	   *ids;
+	int			n = 0;
+
+	if (first_retry() > now)
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "mojob: retrying jobs set aside");
+	cxt = CurrentMemoryContext;
+	ids = palloc(sizeof(int64) * (hash_get_num_entries(set_aside) + 1));
+	hash_seq_init(&status, set_aside);
+	while ((e = hash_seq_search(&status)) != NULL)
+		if (e->retry_at <= now)
+			ids[n++] = e->id;
+	for (int i = 0; i < n && GetCurrentTimestamp() < until; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		(void) advance_one(ids[i], now, cxt);
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * When to look again, in its own transaction: at the next due time, when
+ * the first job set aside is to be retried, or soon (backing off up to a
+ * second) while due jobs wait for a row lock.
+ */
+static int	backoff_lock_ms = 0;
 
 static TimestampTz
 next_look(void)
@@ -624,55 +881,92 @@ next_look(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	next = mojob_next_due(now, &waiting);
+	next = mojob_next_due(now, set_aside_array(), &waiting);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
 	if (waiting)
 	{
-		backoff_ms = backoff_ms ? Min(backoff_ms * 2, 1000) : 10;
-		next = Min(next, TimestampTzPlusMilliseconds(now, backoff_ms));
+		backoff_lock_ms = backoff_lock_ms ? Min(backoff_lock_ms * 2, 1000) : 10;
+		next = Min(next, TimestampTzPlusMilliseconds(now, backoff_lock_ms));
 	}
 	else
-		backoff_ms = 0;
-	return next;
+		backoff_lock_ms = 0;
+	return Min(next, first_retry());
 }
 
 /*
  * Once a day: create the recurrences' instances that came within their
- * horizon, in a transaction of its own.  Returns when to do it next.
+ * horizon, in a transaction of its own.  Returns when to do it next: in a
+ * day, or, when it failed (a series locked by a user, an instance that
+ * cannot be made), after a back-off; the failure is logged at most once a
+ * minute.
  */
-static TimestampTz last_extension = 0;
+static TimestampTz extension_next = 0;
+static int	extension_failures = 0;
+static TimestampTz extension_logged_at = 0;
 
 static TimestampTz
-extend_daily(void)
+extend_daily(MemoryContext cxt)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (last_extension != 0 && !TimestampDifferenceExceeds(last_extension, now, 86400 * 1000))
-		return TimestampTzPlusMilliseconds(last_extension, 86400 * 1000);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "mojob: extending recurrences");
-	if (OidIsValid(get_extension_oid("mojob", true)))
+	if (extension_next != 0 && now < extension_next)
+		return extension_next;
+	PG_TRY();
 	{
-		int64		made = mojob_extend_all(now);
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "mojob: extending recurrences");
+		if (OidIsValid(get_extension_oid("mojob", true)))
+		{
+			int64		made = mojob_extend_all(now);
 
-		if (made > 0)
-			ereport(LOG, (errmsg("mojob scheduler: created " INT64_FORMAT " recurring job instances", made)));
+			if (made > 0)
+				ereport(LOG, (errmsg("mojob scheduler: created " INT64_FORMAT " recurring job instances", made)));
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		extension_failures = 0;
+		extension_next = TimestampTzPlusMilliseconds(now, 86400 * 1000);
 	}
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			ms;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);
+		extension_failures++;
+		ms = backoff_ms(extension_failures, edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+		if (!logged_within_a_minute(extension_logged_at, now))
+		{
+			ereport(LOG,
+					(errmsg("mojob scheduler: the recurrences cannot be extended; retrying in %s: %s",
+							in_words(ms), edata->message),
+					 errdetail("This is logged at most once a minute.")));
+			extension_logged_at = now;
+		}
+		FreeErrorData(edata);
+		extension_next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+	}
+	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	last_extension = now;
-	return TimestampTzPlusMilliseconds(now, 86400 * 1000);
+	return extension_next;
 }
 
 /*
- * Make what is due, then return the next due time.  An error is logged and
- * retried in ten seconds rather than ending the worker.
+ * Make what is due, then return the next due time.  A pass that fails is
+ * retried with back-off (from 100 ms to 10 s) rather than ending the
+ * worker, and logged at most once a minute.
  */
+static int	pass_failures = 0;
+static TimestampTz pass_logged_at = 0;
+
 static TimestampTz
 scheduler_pass(bool *missing, MemoryContext cxt)
 {
@@ -680,28 +974,51 @@ scheduler_pass(bool *missing, MemoryContext cxt)
 
 	PG_TRY();
 	{
-		int64		moved;
+		bool		more;
 
+		split_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SPLIT_BUDGET_MS);
 		do
 		{
-			moved = advance_batch(missing);
+			(void) advance_batch(missing, &more);
 			CHECK_FOR_INTERRUPTS();
-		} while (moved >= mojob_batch_size);
+		} while (more);
 		if (!*missing)
 		{
-			TimestampTz extend_next = extend_daily();
+			TimestampTz extend_next;
 
+			retry_set_aside();
+			extend_next = extend_daily(cxt);
 			next = next_look();
 			next = Min(next, extend_next);
+			job_lines_roll(GetCurrentTimestamp());
 		}
+		pass_failures = 0;
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+		TimestampTz now = GetCurrentTimestamp();
+		int			ms = 100;
+
 		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
+		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 10000);
+		MemoryContextSwitchTo(cxt);
+		pass_failures++;
+		for (int i = 1; i < pass_failures && ms < 10000; i++)
+			ms *= 2;
+		ms = Min(ms, 10000);
+		if (!logged_within_a_minute(pass_logged_at, now))
+		{
+			ereport(LOG,
+					(errmsg("mojob scheduler: cannot look for due jobs; retrying in %s: %s",
+							in_words(ms), edata->message),
+					 errdetail("This is logged at most once a minute.")));
+			pass_logged_at = now;
+		}
+		FreeErrorData(edata);
+		next = TimestampTzPlusMilliseconds(now, ms);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
@@ -741,6 +1058,9 @@ mojob_scheduler_main(Datum arg)
 	SetConfigOption("application_name", "mojob scheduler", PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname("mojob scheduler");
 	claim_slot();
+	/* No lock another session holds stops the worker for long (above). */
+	SetConfigOption("lock_timeout", SCHED_LOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION);
+	set_aside_init();
 	StartTransactionCommand();
 	dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(dboid));
 	CommitTransactionCommand();

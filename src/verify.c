@@ -146,7 +146,7 @@ mojob_rebuild_bookings(PG_FUNCTION_ARGS)
 	 * Jobs restored without their triggers did not tell the scheduler when
 	 * they are due: wake it for the first of them (at commit).
 	 */
-	next = mojob_next_due(DT_NOBEGIN, &waiting);
+	next = mojob_next_due(DT_NOBEGIN, construct_empty_array(INT8OID), &waiting);
 	if (next != DT_NOEND)
 		mojob_scheduler_note_due(next);
 
