@@ -432,8 +432,8 @@ usleep(6_000_000);    # the launcher looks every 5 s
 is(log_count(qr/database "(?:studio|nosuchdb)" does not exist/, $from), 2, 'each once');
 is(log_count(qr/mojob scheduler started in database "Studio"/), 0, 'no worker serves "Studio"');
 
-$node->stop;
 # The invariants hold at the end, every row reads back (test/perl/MojobInvariants.pm).
 MojobInvariants::check_all($node);
+$node->stop;
 
 done_testing();
