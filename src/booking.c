@@ -34,6 +34,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -145,6 +146,8 @@ sweep(Hold *holds, int n, TimestampTz lo, TimestampTz hi,
 	for (int i = 0; i < nev;)
 	{
 		TimestampTz t = ev[i].t;
+
+		CHECK_FOR_INTERRUPTS();
 
 		/* apply every event at instant t, then look at [t, next) */
 		for (; i < nev && ev[i].t == t; i++)
@@ -400,6 +403,8 @@ read_holds(int64 resource, TimestampTz lo, TimestampTz hi, int64 exclude_job,
 														   SPI_tuptable->tupdesc, 1, &isnull));
 			int			keep = 0;
 
+			CHECK_FOR_INTERRUPTS();
+
 			for (int i = 0; i < n; i++)
 				if (!(holds[i].job_id == done && holds[i].hi <= now))
 					holds[keep++] = holds[i];
@@ -444,6 +449,8 @@ fill_codes(Hold *holds, int n)
 		bool		isnull;
 		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
 		char	   *code = NULL;
+
+		CHECK_FOR_INTERRUPTS();
 
 		for (int i = 0; i < n; i++)
 			if (holds[i].job_id == id)
@@ -512,6 +519,7 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out, LockTupleMode 
 		bool		isnull;
 		Datum		cap;
 
+		CHECK_FOR_INTERRUPTS();
 		Assert(i == 0 || ids[i - 1] < ids[i]);
 		/* What a statement would see: a new snapshot in READ COMMITTED. */
 		snapshot = RegisterSnapshot(xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot());
@@ -593,6 +601,7 @@ codes_in(Hold *holds, int n, const SweepResult *s)
 	{
 		bool		dup = false;
 
+		CHECK_FOR_INTERRUPTS();
 		if (!in_the_way(&holds[i], s))
 			continue;
 		for (int k = 0; k < i && !dup; k++)
@@ -891,7 +900,10 @@ drop_job_bookings(int64 job_id)
 		return;
 	heap = table_open(c->booking_rel, RowExclusiveLock);
 	for (int i = 0; i < list.n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		delete_booking(heap, list.ids[i]);
+	}
 	table_close(heap, NoLock);
 	CommandCounterIncrement();
 }
@@ -1047,6 +1059,7 @@ mojob_job_bookings_changed(int64 job_id, const char *code,
 					hi;
 		const MojobResource *checked = NULL;
 
+		CHECK_FOR_INTERRUPTS();
 		node_window(&nodes[i], pre, post, &lo, &hi);
 		if (k < nlock && res[k].id == nodes[i].resource_id)
 		{

@@ -595,7 +595,10 @@ advance_batch(bool *extension_missing)
 
 		ids = mojob_due_jobs(at, mojob_batch_size, skipped_array(at), &nids);
 		for (int i = 0; i < nids; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			moved += advance_one(ids[i], at, cxt);
+		}
 	}
 	PG_END_TRY();
 
