@@ -194,11 +194,11 @@ by_count(const short *by, int size)
 }
 
 static void
-unbounded_rule(const char *rule, const char *detail, const char *hint)
+unbounded_rule(const char *rule, const char *why, const char *detail, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("recurrence rule \"%s\" cannot be expanded within bounds", rule),
+			 errmsg("recurrence rule \"%s\" cannot be expanded within bounds: %s", rule, why),
 			 errdetail_internal("%s", detail),
 			 errhint("%s", hint)));
 }
@@ -451,7 +451,7 @@ check_bounded(const char *rule, const struct icalrecurrencetype *r,
 	}
 
 	if (!days_can_match(r))
-		unbounded_rule(rule, "Its BY-parts select no day of any year (BYMONTH, BYMONTHDAY, BYYEARDAY, BYWEEKNO and BYDAY must all hold on the same day).",
+		unbounded_rule(rule, "its BY-parts select no day", "Its BY-parts select no day of any year (BYMONTH, BYMONTHDAY, BYYEARDAY, BYWEEKNO and BYDAY must all hold on the same day).",
 					   "Check the BY-parts against the calendar: February has 29 days at most; April, June, September and November 30.");
 	if (nsetpos > 0)
 	{
@@ -460,7 +460,7 @@ check_bounded(const char *rule, const struct icalrecurrencetype *r,
 		for (int i = 0; i < nsetpos && !some; i++)
 			some = Abs(r->by_set_pos[i]) <= per_period;
 		if (!some)
-			unbounded_rule(rule, psprintf("Every BYSETPOS is beyond the %.0f times a period of FREQ=%s can hold.",
+			unbounded_rule(rule, "every BYSETPOS is beyond its set", psprintf("Every BYSETPOS is beyond the %.0f times a period of FREQ=%s can hold.",
 										  per_period, freq_names[r->freq]),
 						   "Give a BYSETPOS within the set the other BY-parts make in each period.");
 	}
@@ -480,7 +480,7 @@ check_bounded(const char *rule, const struct icalrecurrencetype *r,
 			candidates = Min(candidates, MAX_INSTANCES + 2);
 	}
 	if (candidates > MAX_CANDIDATES)
-		unbounded_rule(rule,
+		unbounded_rule(rule, psprintf("FREQ=%s is too fine for the window", freq_names[r->freq]),
 					   psprintf("With FREQ=%s, INTERVAL=%d, the expansion from %s to %s (local time) would try about %.0f times; mojob tries at most %d.",
 								freq_names[r->freq], interval,
 								DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(from))),

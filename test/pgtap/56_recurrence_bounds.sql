@@ -99,14 +99,14 @@ SELECT ok(pg_temp.quick('hourly 5th monday of feb'), 'FREQ=HOURLY;BYMONTH=2;BYDA
 
 -- Those that can never match are refused, saying why.
 SELECT throws_like($$ SELECT * FROM mojob.recurrence_preview('FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30', 'UTC', now(), now() + interval '1 day') $$,
-    '%cannot be expanded within bounds%',
-    'a rule whose BY-parts select no day (February 30th) is refused');
+    '%cannot be expanded within bounds: its BY-parts select no day%',
+    'a rule whose BY-parts select no day (February 30th) is refused, saying why');
 SELECT is((SELECT state FROM runs WHERE label = 'yearday 59 in march'), '22023',
     'BYYEARDAY=59 (February) with BYMONTH=3 is refused with 22023');
 SELECT is((SELECT state FROM runs WHERE label = 'daily setpos 2'), '22023',
     'a BYSETPOS beyond the set of each period is refused with 22023');
 SELECT throws_like($$ SELECT * FROM mojob.recurrence_preview('FREQ=SECONDLY;BYHOUR=9', 'UTC', now(), now() + interval '1 year') $$,
-    '%would try about % times; mojob tries at most 200000%',
+    '%FREQ=SECONDLY is too fine for the window%',
     'a frequency too fine for its window (SECONDLY at 9 over a year) is refused, saying why');
 -- Rules that do match are not refused: leap days, week 53, fifth Fridays.
 SELECT is((SELECT count(*)::int FROM mojob.recurrence_preview('FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29', 'UTC',
@@ -185,9 +185,9 @@ SELECT cmp_ok((SELECT count(*)::int FROM mojob.job j JOIN mojob.recurrence r ON 
 -- One failing series does not stop the others
 -- ---------------------------------------------------------------------
 
--- Written by hand, as only the owner can: a rule that can never match.
+-- Written by hand, as only the owner can: a rule libical rejects.
 INSERT INTO mojob.recurrence (template_job, rule, time_zone, horizon, dtstart, extended_until, created_by)
-SELECT pg_temp.job('broken', 2), 'FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30', 'UTC', '1 year',
+SELECT pg_temp.job('broken', 2), 'FREQ=NEVER', 'UTC', '1 year',
        date_trunc('hour', now()) + interval '2 days 2 hours', now() + interval '1 day', 'test';
 SELECT mojob.make_recurring(pg_temp.job('weekly', 3), 'FREQ=WEEKLY', 'UTC', '10 days') IS NOT NULL AS made \gset
 SELECT is((SELECT count(*)::int FROM mojob.job j JOIN mojob.recurrence r ON r.id = j.recurrence_id
@@ -197,7 +197,7 @@ SELECT lives_ok($$ SELECT mojob.extend_recurrences(now() + interval '1 day') $$,
 SELECT is((SELECT count(*)::int FROM mojob.job j JOIN mojob.recurrence r ON r.id = j.recurrence_id
            WHERE r.rule = 'FREQ=WEEKLY'), 2, 'the weekly series was extended');
 SELECT is((SELECT extended_until < now() + interval '1 day 1 year' FROM mojob.recurrence
-           WHERE rule = 'FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30'), true,
+           WHERE rule = 'FREQ=NEVER'), true,
     'the failing series was left as it was');
 
 SELECT * FROM finish();
