@@ -956,3 +956,13 @@ COMMENT ON FUNCTION mojob.next_id(regclass) IS
     'nextval(seq), noted: the default of mojob.job.id and mojob.job_resource.id; a non-owner''s insert may give only an id it has just issued';
 ALTER TABLE mojob.job ALTER COLUMN id SET DEFAULT mojob.next_id('mojob.job_id_seq');
 ALTER TABLE mojob.job_resource ALTER COLUMN id SET DEFAULT mojob.next_id('mojob.job_resource_id_seq');
+
+-- ---------------------------------------------------------------------
+-- Recurrences: a horizon of at least a day (the scheduler extends
+-- recurrences once a day; a shorter horizon created instances after they
+-- should have started).  A shorter one stored by 1.0 becomes a day.
+-- ---------------------------------------------------------------------
+UPDATE mojob.recurrence SET horizon = '1 day' WHERE horizon OPERATOR(pg_catalog.<) '1 day';
+ALTER TABLE mojob.recurrence DROP CONSTRAINT recurrence_horizon_check,
+    ADD CONSTRAINT recurrence_horizon_check CHECK (horizon OPERATOR(pg_catalog.>=) '1 day');
+COMMENT ON COLUMN mojob.recurrence.horizon IS 'Instances are created up to now() + horizon (at least a day)';

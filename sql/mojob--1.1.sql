@@ -163,7 +163,8 @@ CREATE TABLE mojob.recurrence (
     template_job bigint NOT NULL,
     rule text NOT NULL,
     time_zone text NOT NULL,
-    horizon interval NOT NULL DEFAULT '1 year' CHECK (horizon OPERATOR(pg_catalog.>) '0'),
+    -- at least a day: the scheduler extends recurrences once a day
+    horizon interval NOT NULL DEFAULT '1 year' CHECK (horizon OPERATOR(pg_catalog.>=) '1 day'),
     state text NOT NULL DEFAULT 'active' CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'canceled']::text[])),
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by text NOT NULL,
@@ -183,7 +184,7 @@ COMMENT ON COLUMN mojob.recurrence.template_job IS
     'The job made recurring: its first instance, whose fields later instances copy (the latest instance once it is deleted)';
 COMMENT ON COLUMN mojob.recurrence.rule IS 'The RFC 5545 RRULE, such as FREQ=WEEKLY;BYDAY=SA';
 COMMENT ON COLUMN mojob.recurrence.time_zone IS 'The time zone whose wall-clock time the rule follows';
-COMMENT ON COLUMN mojob.recurrence.horizon IS 'Instances are created up to now() + horizon';
+COMMENT ON COLUMN mojob.recurrence.horizon IS 'Instances are created up to now() + horizon (at least a day)';
 COMMENT ON COLUMN mojob.recurrence.state IS 'active or canceled';
 COMMENT ON COLUMN mojob.recurrence.created_at IS 'When it was made';
 COMMENT ON COLUMN mojob.recurrence.created_by IS 'Who made it (the acting user)';

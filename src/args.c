@@ -6,6 +6,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -162,7 +163,28 @@ mojob_arg_datum(FunctionCallInfo fcinfo, int argno, const char *name)
 	return PG_GETARG_DATUM(argno);
 }
 
-/* An array of ids: one dimension, no NULLs, no id twice. */
+/* An id and where it was in the array (1-based), to sort. */
+typedef struct PlacedId
+{
+	int64		id;
+	int			pos;
+} PlacedId;
+
+static int
+placed_cmp(const void *a, const void *b)
+{
+	const PlacedId *x = a;
+	const PlacedId *y = b;
+
+	if (x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	return x->pos - y->pos;
+}
+
+/*
+ * An array of ids: one dimension, at most MOJOB_MAX_IDS, no NULLs, no id
+ * twice (found by sorting a copy: n log n, interruptible).
+ */
 ArrayType *
 mojob_arg_ids(FunctionCallInfo fcinfo, int argno, const char *name)
 {
@@ -170,6 +192,7 @@ mojob_arg_ids(FunctionCallInfo fcinfo, int argno, const char *name)
 	Datum	   *ids;
 	bool	   *nulls;
 	int			n;
+	PlacedId   *sorted;
 
 	if (PG_ARGISNULL(argno))
 		refuse_null(fcinfo, name);
@@ -180,7 +203,15 @@ mojob_arg_ids(FunctionCallInfo fcinfo, int argno, const char *name)
 				 errmsg("%s must be a one-dimensional array", name),
 				 errdetail("It has %d dimensions.", ARR_NDIM(arr)),
 				 errhint("Pass a list of ids such as ARRAY[1, 2].")));
+	n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	if (n > MOJOB_MAX_IDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not hold more than %d ids", name, MOJOB_MAX_IDS),
+				 errdetail("It holds %d.", n),
+				 errhint("A job has at most %d nodes; split the work into several jobs.", MOJOB_MAX_IDS)));
 	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ids, &nulls, &n);
+	sorted = palloc(sizeof(PlacedId) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		if (nulls[i])
@@ -189,15 +220,33 @@ mojob_arg_ids(FunctionCallInfo fcinfo, int argno, const char *name)
 					 errmsg("%s must not contain NULL", name),
 					 errdetail("Element %d is NULL.", i + 1),
 					 errhint("Every element must be the id of a resource.")));
-		for (int k = 0; k < i; k++)
-			if (DatumGetInt64(ids[k]) == DatumGetInt64(ids[i]))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s must not name a resource twice", name),
-						 errdetail("Resource " INT64_FORMAT " is at positions %d and %d.",
-								   DatumGetInt64(ids[i]), k + 1, i + 1),
-						 errhint("One resource serves at most one node of a job.")));
+		sorted[i].id = DatumGetInt64(ids[i]);
+		sorted[i].pos = i + 1;
 	}
+	CHECK_FOR_INTERRUPTS();
+	qsort(sorted, n, sizeof(PlacedId), placed_cmp);
+	/* named as before: the first element that repeats an earlier one */
+	{
+		int			dup = -1;
+
+		for (int i = 1; i < n; i++)
+		{
+			if ((i & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (sorted[i].id == sorted[i - 1].id && sorted[i - 1].pos < sorted[i].pos &&
+				(i == 1 || sorted[i - 2].id != sorted[i].id) &&
+				(dup < 0 || sorted[i].pos < sorted[dup].pos))
+				dup = i;
+		}
+		if (dup >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not name a resource twice", name),
+					 errdetail("Resource " INT64_FORMAT " is at positions %d and %d.",
+							   sorted[dup].id, sorted[dup - 1].pos, sorted[dup].pos),
+					 errhint("One resource serves at most one node of a job.")));
+	}
+	pfree(sorted);
 	return arr;
 }
 

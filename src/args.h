@@ -14,6 +14,12 @@
 #include "datatype/timestamp.h"
 #include "utils/array.h"
 
+/*
+ * The most ids an array argument may hold (the nodes of one job): far more
+ * than a job has, few enough that checking them is quick.
+ */
+#define MOJOB_MAX_IDS 100000
+
 extern int64 mojob_arg_id(FunctionCallInfo fcinfo, int argno, const char *name);
 extern TimestampTz mojob_arg_time(FunctionCallInfo fcinfo, int argno, const char *name);
 extern Interval *mojob_arg_roll(FunctionCallInfo fcinfo, int argno, const char *name);

@@ -149,6 +149,8 @@ sweep(Hold *holds, int n, TimestampTz lo, TimestampTz hi,
 	{
 		TimestampTz t = ev[i].t;
 
+		CHECK_FOR_INTERRUPTS();
+
 		/* apply every event at instant t, then look at [t, next) */
 		for (; i < nev && ev[i].t == t; i++)
 		{
@@ -451,6 +453,8 @@ read_holds(int64 resource, TimestampTz lo, TimestampTz hi, int64 exclude_job,
 														   SPI_tuptable->tupdesc, 1, &isnull));
 			int			keep = 0;
 
+			CHECK_FOR_INTERRUPTS();
+
 			for (int i = 0; i < n; i++)
 				if (!(holds[i].job_id == done && holds[i].hi <= now))
 					holds[keep++] = holds[i];
@@ -514,6 +518,8 @@ fill_codes(Hold *holds, int n)
 		bool		isnull;
 		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
 		char	   *code = NULL;
+
+		CHECK_FOR_INTERRUPTS();
 
 		for (int i = 0; i < n; i++)
 			if (holds[i].job_id == id)
@@ -579,6 +585,7 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out, LockTupleMode 
 		bool		isnull;
 		Datum		cap;
 
+		CHECK_FOR_INTERRUPTS();
 		Assert(i == 0 || ids[i - 1] < ids[i]);
 		/* What a statement would see: a new snapshot in READ COMMITTED. */
 		snapshot = RegisterSnapshot(xact_snapshot ? GetTransactionSnapshot() : GetLatestSnapshot());
@@ -665,6 +672,7 @@ codes_in(Hold *holds, int n, const SweepResult *s)
 	{
 		bool		dup = false;
 
+		CHECK_FOR_INTERRUPTS();
 		if (!in_the_way(&holds[i], s))
 			continue;
 		for (int k = 0; k < i && !dup; k++)
@@ -1165,7 +1173,10 @@ drop_job_bookings(int64 job_id)
 
 		for (int i = 0; i < list.n; i++)
 		{
-			int64		r = delete_booking(heap, list.ids[i]);
+			int64		r;
+
+			CHECK_FOR_INTERRUPTS();
+			r = delete_booking(heap, list.ids[i]);
 
 			if (r >= 0)
 				shrink[nshrink++] = r;
@@ -1348,6 +1359,7 @@ mojob_job_bookings_changed(int64 job_id, const char *code,
 					hi;
 		const MojobResource *checked = NULL;
 
+		CHECK_FOR_INTERRUPTS();
 		node_window(&nodes[i], pre, post, &lo, &hi);
 		if (k < nlock && res[k].id == nodes[i].resource_id)
 		{

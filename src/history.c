@@ -282,6 +282,8 @@ write_events_direct(Relation rel, const AttrNumber *attnums, int n)
 		Datum	   *v = ins.slot->tts_values;
 		bool	   *isnull = ins.slot->tts_isnull;
 
+		CHECK_FOR_INTERRUPTS();
+
 		for (int k = 0; k < natts; k++)
 			isnull[k] = true;
 #define SET(col, value)	(v[attnums[col] - 1] = (value), isnull[attnums[col] - 1] = false)

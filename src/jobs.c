@@ -12,6 +12,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -174,6 +175,9 @@ mojob_create_job(PG_FUNCTION_ARGS)
 					 errdetail("New jobs start in draft or tentative."),
 					 errhint("Create the job in draft or tentative, then move it with mojob.reserve(), mojob.confirm() and mojob.start().")));
 	}
+	/* The right to create a job before any work on the arguments. */
+	if (pg_class_aclcheck(mojob_catalog()->job_rel, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "job");
 	j.resources = mojob_arg_ids(fcinfo, 6, "resources");
 	j.description_null = PG_ARGISNULL(7);
 	j.description = j.description_null ? (Datum) 0 : PG_GETARG_DATUM(7);

@@ -473,6 +473,7 @@ mojob_index_scan_keys(Oid relid, Oid indexid, Snapshot snapshot, ScanKey keys, i
 	index_rescan(scan, keys, nkeys, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
+		CHECK_FOR_INTERRUPTS();
 		n++;
 		if (!callback(slot, arg))
 			break;

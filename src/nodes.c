@@ -976,6 +976,8 @@ mojob_insert_nodes_direct(int64 job_id, ArrayType *resources)
 		bool	   *isnull = slot->tts_isnull;
 		int64		resource_id = DatumGetInt64(ids[i]);
 
+		CHECK_FOR_INTERRUPTS();
+
 		for (int k = 0; k < desc->natts; k++)
 			isnull[k] = true;
 		for (int k = 0; k < ndefaults; k++)

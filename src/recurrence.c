@@ -159,11 +159,342 @@ timestamp_from_ical(struct icaltimetype it, fsec_t fsec)
 	return t;
 }
 
+/* ---------------------------------------------------------------------
+ * Bounding libical
+ *
+ * One call of icalrecur_iterator_next() steps through candidate times until
+ * one matches the rule, up to the rule's UNTIL or libical's last year (2582),
+ * and cannot be interrupted: FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30 searched for
+ * 9 seconds, SECONDLY for hours.  So before libical starts, a rule whose
+ * days can never match is refused, the expansion is given an UNTIL at the
+ * end of the window asked for, and a rule that would make libical try more
+ * than MAX_CANDIDATES times in that window is refused: each call is then
+ * bounded, and interrupts are checked between calls.
+ * ---------------------------------------------------------------------
+ */
+
+/* About 0.4 s of libical's work (1.8 us a candidate, measured). */
+#define MAX_CANDIDATES 200000
+
+/* libical stops after this year (icalrecur.c, 64-bit time_t). */
+#define ICAL_LAST_YEAR 2582
+
+static const char *const freq_names[] = {
+	"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"
+};
+
+/* How many values a BY-part has (0: not given). */
+static int
+by_count(const short *by, int size)
+{
+	int			n = 0;
+
+	while (n < size && by[n] != ICAL_RECURRENCE_ARRAY_MAX)
+		n++;
+	return n;
+}
+
+static void
+unbounded_rule(const char *rule, const char *why, const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("recurrence rule \"%s\" cannot be expanded within bounds: %s", rule, why),
+			 errdetail_internal("%s", detail),
+			 errhint("%s", hint)));
+}
+
+/* Julian day number of a date (PostgreSQL's); day of week 0 = Sunday. */
+static int
+weekday_of(int jd)
+{
+	return (jd + 1) % 7;
+}
+
+/* The first day of week 1 of year y, weeks starting on wkst (0 = Sunday). */
+static int
+week1_start(int y, int wkst)
+{
+	int			jan4 = date2j(y, 1, 4);
+
+	return jan4 - (weekday_of(jan4) - wkst + 7) % 7;
+}
+
+/*
+ * Can any day ever be one the rule's day-level BY-parts select?  Tried on
+ * every day of the 400 years after which the Gregorian calendar repeats,
+ * taking each BY-part as a condition a day must meet (BYDAY's ordinal
+ * within the month or year too); a necessary condition, so a rule this
+ * refuses can never match.  Less than a millisecond.
+ */
+static bool
+days_can_match(const struct icalrecurrencetype *r)
+{
+	bool		month[13] = {0},
+				mday_pos[32] = {0},
+				mday_neg[32] = {0},
+				yday_pos[367] = {0},
+				yday_neg[367] = {0},
+				wno_pos[54] = {0},
+				wno_neg[54] = {0};
+	int			nmonth = by_count(r->by_month, ICAL_BY_MONTH_SIZE),
+				nmday = by_count(r->by_month_day, ICAL_BY_MONTHDAY_SIZE),
+				nyday = by_count(r->by_year_day, ICAL_BY_YEARDAY_SIZE),
+				nwno = by_count(r->by_week_no, ICAL_BY_WEEKNO_SIZE),
+				nday = by_count(r->by_day, ICAL_BY_DAY_SIZE);
+	int			wkst = ((int) r->week_start + 6) % 7;	/* libical: Sunday = 1 */
+	/* an ordinal BYDAY counts within the month, or within the year */
+	bool		in_month = r->freq == ICAL_MONTHLY_RECURRENCE ||
+		(r->freq == ICAL_YEARLY_RECURRENCE && nmonth > 0);
+	bool		ordinals = (in_month || r->freq == ICAL_YEARLY_RECURRENCE) && nwno == 0;
+
+	for (int i = 0; i < nmonth; i++)
+		if (r->by_month[i] >= 1 && r->by_month[i] <= 12)
+			month[r->by_month[i]] = true;
+	for (int i = 0; i < nmday; i++)
+	{
+		int			v = r->by_month_day[i];
+
+		if (v >= 1 && v <= 31)
+			mday_pos[v] = true;
+		else if (v <= -1 && v >= -31)
+			mday_neg[-v] = true;
+	}
+	for (int i = 0; i < nyday; i++)
+	{
+		int			v = r->by_year_day[i];
+
+		if (v >= 1 && v <= 366)
+			yday_pos[v] = true;
+		else if (v <= -1 && v >= -366)
+			yday_neg[-v] = true;
+	}
+	for (int i = 0; i < nwno; i++)
+	{
+		int			v = r->by_week_no[i];
+
+		if (v >= 1 && v <= 53)
+			wno_pos[v] = true;
+		else if (v <= -1 && v >= -53)
+			wno_neg[-v] = true;
+	}
+
+	for (int y = 2000; y < 2400; y++)
+	{
+		int			jan1 = date2j(y, 1, 1);
+		int			diy = date2j(y + 1, 1, 1) - jan1;
+		int			w1 = week1_start(y, wkst),
+					w1_next = week1_start(y + 1, wkst),
+					w1_prev = week1_start(y - 1, wkst);
+
+		for (int m = 1; m <= 12; m++)
+		{
+			int			first = date2j(y, m, 1);
+			int			dim = (m == 12 ? date2j(y + 1, 1, 1) : date2j(y, m + 1, 1)) - first;
+
+			if (nmonth > 0 && !month[m])
+				continue;
+			for (int d = 1; d <= dim; d++)
+			{
+				int			jd = first + d - 1;
+				int			doy = jd - jan1 + 1;
+				bool		ok = true;
+
+				if (nmday > 0)
+					ok = mday_pos[d] || mday_neg[dim - d + 1];
+				if (ok && nyday > 0)
+					ok = yday_pos[doy] || yday_neg[diy - doy + 1];
+				if (ok && nwno > 0)
+				{
+					int			weeks,
+								wno;
+
+					if (jd < w1)
+					{
+						wno = (jd - w1_prev) / 7 + 1;
+						weeks = (w1 - w1_prev) / 7;
+					}
+					else if (jd >= w1_next)
+					{
+						wno = 1;
+						weeks = (week1_start(y + 2, wkst) - w1_next) / 7;
+					}
+					else
+					{
+						wno = (jd - w1) / 7 + 1;
+						weeks = (w1_next - w1) / 7;
+					}
+					ok = wno_pos[wno] || (weeks - wno + 1 >= 1 && wno_neg[weeks - wno + 1]);
+				}
+				if (ok && nday > 0)
+				{
+					int			wd = weekday_of(jd);
+					int			pos = in_month ? d : doy;
+					int			len = in_month ? dim : diy;
+
+					ok = false;
+					for (int i = 0; i < nday && !ok; i++)
+					{
+						int			want = (int) icalrecurrencetype_day_day_of_week(r->by_day[i]) - 1;
+						int			n = icalrecurrencetype_day_position(r->by_day[i]);
+
+						if (want != wd)
+							continue;
+						if (!ordinals || n == 0)
+							ok = true;
+						else if (n > 0)
+							ok = (pos - 1) / 7 + 1 == n;
+						else
+							ok = (len - pos) / 7 + 1 == -n;
+					}
+				}
+				if (ok)
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * Does the rule have BY-parts that drop some of the candidates libical
+ * steps through (those coarser than FREQ for a FREQ finer than a week, as
+ * RFC 5545's table says "limit"), or BYSETPOS?
+ */
+static bool
+has_limits(const struct icalrecurrencetype *r)
+{
+	bool		days = by_count(r->by_day, ICAL_BY_DAY_SIZE) > 0 ||
+		by_count(r->by_month_day, ICAL_BY_MONTHDAY_SIZE) > 0 ||
+		by_count(r->by_year_day, ICAL_BY_YEARDAY_SIZE) > 0 ||
+		by_count(r->by_week_no, ICAL_BY_WEEKNO_SIZE) > 0;
+	bool		months = by_count(r->by_month, ICAL_BY_MONTH_SIZE) > 0;
+	bool		hours = by_count(r->by_hour, ICAL_BY_HOUR_SIZE) > 0;
+	bool		minutes = by_count(r->by_minute, ICAL_BY_MINUTE_SIZE) > 0;
+	bool		seconds = by_count(r->by_second, ICAL_BY_SECOND_SIZE) > 0;
+
+	if (by_count(r->by_set_pos, ICAL_BY_SETPOS_SIZE) > 0)
+		return true;
+	switch (r->freq)
+	{
+		case ICAL_SECONDLY_RECURRENCE:
+			return days || months || hours || minutes || seconds;
+		case ICAL_MINUTELY_RECURRENCE:
+			return days || months || hours || minutes;
+		case ICAL_HOURLY_RECURRENCE:
+			return days || months || hours;
+		case ICAL_DAILY_RECURRENCE:
+			return days || months;
+		case ICAL_WEEKLY_RECURRENCE:
+		case ICAL_MONTHLY_RECURRENCE:
+			/* BYDAY with BYMONTHDAY limits too, within a period's expansion */
+			return months || days;
+		default:
+			return days || months;
+	}
+}
+
+/*
+ * Refuse a rule libical could search without end, or beyond the bound,
+ * between from and until (local times, whole seconds): days that never
+ * match, a BYSETPOS beyond every set, more candidates than MAX_CANDIDATES.
+ * all_counted: every occurrence from "from" on counts against MAX_INSTANCES.
+ */
+static void
+check_bounded(const char *rule, const struct icalrecurrencetype *r,
+			  Timestamp from, Timestamp until, bool all_counted)
+{
+	double		nsec = Max(1, by_count(r->by_second, ICAL_BY_SECOND_SIZE)),
+				nmin = Max(1, by_count(r->by_minute, ICAL_BY_MINUTE_SIZE)),
+				nhour = Max(1, by_count(r->by_hour, ICAL_BY_HOUR_SIZE)),
+				nday = by_count(r->by_day, ICAL_BY_DAY_SIZE),
+				nmday = by_count(r->by_month_day, ICAL_BY_MONTHDAY_SIZE),
+				nyday = by_count(r->by_year_day, ICAL_BY_YEARDAY_SIZE),
+				nwno = by_count(r->by_week_no, ICAL_BY_WEEKNO_SIZE),
+				nmonth = by_count(r->by_month, ICAL_BY_MONTH_SIZE);
+	int			nsetpos = by_count(r->by_set_pos, ICAL_BY_SETPOS_SIZE);
+	double		unit;			/* seconds in one period (the shortest) */
+	double		per_period;		/* candidates libical tries in one period */
+	double		candidates;
+	int			interval = Max(1, r->interval);
+
+	switch (r->freq)
+	{
+		case ICAL_SECONDLY_RECURRENCE:
+			unit = 1;
+			per_period = 1;
+			break;
+		case ICAL_MINUTELY_RECURRENCE:
+			unit = 60;
+			per_period = nsec;
+			break;
+		case ICAL_HOURLY_RECURRENCE:
+			unit = 3600;
+			per_period = nsec * nmin;
+			break;
+		case ICAL_DAILY_RECURRENCE:
+			unit = SECS_PER_DAY;
+			per_period = nsec * nmin * nhour;
+			break;
+		case ICAL_WEEKLY_RECURRENCE:
+			unit = 7 * SECS_PER_DAY;
+			per_period = nsec * nmin * nhour * Max(1, nday);
+			break;
+		case ICAL_MONTHLY_RECURRENCE:
+			unit = 28 * SECS_PER_DAY;
+			per_period = nsec * nmin * nhour * Min(31, Max(1, Max(nmday, 5 * nday)));
+			break;
+		default:
+			unit = 365 * SECS_PER_DAY;
+			per_period = nsec * nmin * nhour *
+				Min(366, Max(1, nyday + 7 * nwno + Max(1, nmonth) * nmday + 53 * nday + nmonth));
+			break;
+	}
+
+	if (!days_can_match(r))
+		unbounded_rule(rule, "its BY-parts select no day", "Its BY-parts select no day of any year (BYMONTH, BYMONTHDAY, BYYEARDAY, BYWEEKNO and BYDAY must all hold on the same day).",
+					   "Check the BY-parts against the calendar: February has 29 days at most; April, June, September and November 30.");
+	if (nsetpos > 0)
+	{
+		bool		some = false;
+
+		for (int i = 0; i < nsetpos && !some; i++)
+			some = Abs(r->by_set_pos[i]) <= per_period;
+		if (!some)
+			unbounded_rule(rule, "every BYSETPOS is beyond its set", psprintf("Every BYSETPOS is beyond the %.0f times a period of FREQ=%s can hold.",
+										  per_period, freq_names[r->freq]),
+						   "Give a BYSETPOS within the set the other BY-parts make in each period.");
+	}
+
+	candidates = ((double) (until - from) / USECS_PER_SEC / (unit * interval) + 1) * per_period;
+
+	/*
+	 * Without BY-parts that drop candidates, every candidate is an
+	 * occurrence: COUNT bounds them, and so does the cap on instances where
+	 * every occurrence counts.
+	 */
+	if (!has_limits(r))
+	{
+		if (r->count > 0)
+			candidates = Min(candidates, r->count);
+		if (all_counted)
+			candidates = Min(candidates, MAX_INSTANCES + 2);
+	}
+	if (candidates > MAX_CANDIDATES)
+		unbounded_rule(rule, psprintf("FREQ=%s is too fine for the window", freq_names[r->freq]),
+					   psprintf("With FREQ=%s, INTERVAL=%d, the expansion from %s to %s (local time) would try about %.0f times; mojob tries at most %d.",
+								freq_names[r->freq], interval,
+								DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(from))),
+								DatumGetCString(DirectFunctionCall1(timestamp_out, TimestampGetDatum(until))),
+								candidates, MAX_CANDIDATES),
+					   "Use a coarser FREQ with BYHOUR, BYMINUTE or BYSECOND, a larger INTERVAL, a shorter horizon, or a shorter window.");
+}
+
 /*
  * The starts of the occurrences of rule after dtstart (which is the first
  * instance) that fall in [after, before): wall-clock times in tz made
  * instants.  More than MAX_INSTANCES in [count_from, before) is refused
- * (22023).
+ * (22023), and so is a rule whose expansion cannot be bounded.
  */
 static TimestampTz *
 expand(const char *rule, const char *tz, TimestampTz dtstart,
@@ -173,6 +504,11 @@ expand(const char *rule, const char *tz, TimestampTz dtstart,
 	Timestamp	local_start = to_local(dtstart, tz);
 	fsec_t		fsec = local_start % USECS_PER_SEC;
 	struct icaltimetype start = ical_from_timestamp(local_start - fsec);
+	Timestamp	from = local_start - fsec;
+	Timestamp	last_local;		/* libical's end: libical's last year at most */
+	Timestamp	until;
+	bool		own_until = false;	/* the rule's UNTIL ends it first */
+	bool		at_libical_end;
 	icalrecur_iterator *it;
 	TimestampTz *starts = palloc(sizeof(TimestampTz) * 64);
 	int			max = 64;
@@ -190,6 +526,68 @@ expand(const char *rule, const char *tz, TimestampTz dtstart,
 		r.until = ical_from_timestamp(to_local((TimestampTz) until_utc, tz));
 	}
 
+	/*
+	 * The expansion ends two days after before in local time (a day of
+	 * offset changes either way), or at libical's last year.
+	 */
+	{
+		struct icaltimetype end = icaltime_null_time();
+		Timestamp	local_before;
+
+		end.year = ICAL_LAST_YEAR + 1;
+		end.month = 1;
+		end.day = 1;
+		last_local = timestamp_from_ical(end, 0);
+		local_before = before >= dtstart ? to_local(before, tz) : local_start;
+		at_libical_end = local_before >= last_local - 2 * USECS_PER_DAY;
+		until = at_libical_end ? last_local : local_before + 2 * USECS_PER_DAY;
+	}
+	if (!icaltime_is_null_time(r.until))
+	{
+		Timestamp	rule_until = timestamp_from_ical(r.until, 0);
+
+		if (rule_until <= until)
+		{
+			until = rule_until;
+			own_until = true;
+		}
+	}
+	if (!own_until)
+	{
+		r.until = ical_from_timestamp(until);
+		r.until.is_date = 0;
+	}
+
+	/*
+	 * A rule without COUNT whose periods have a fixed length in wall-clock
+	 * time starts at its last period two days before the window: the same
+	 * candidates, without those of the years since dtstart.  (libical sets
+	 * the time of day from BYHOUR, BYMINUTE, BYSECOND when it starts there,
+	 * which keeps the phase only with INTERVAL=1 where those contract.)
+	 */
+	if (r.count == 0 &&
+		(r.freq == ICAL_DAILY_RECURRENCE || Max(1, r.interval) == 1 ||
+		 (by_count(r.by_hour, ICAL_BY_HOUR_SIZE) == 0 &&
+		  (r.freq == ICAL_HOURLY_RECURRENCE || by_count(r.by_minute, ICAL_BY_MINUTE_SIZE) == 0) &&
+		  (r.freq != ICAL_SECONDLY_RECURRENCE || by_count(r.by_second, ICAL_BY_SECOND_SIZE) == 0))))
+	{
+		int64		period = (r.freq == ICAL_SECONDLY_RECURRENCE ? USECS_PER_SEC :
+							  r.freq == ICAL_MINUTELY_RECURRENCE ? USECS_PER_MINUTE :
+							  r.freq == ICAL_HOURLY_RECURRENCE ? USECS_PER_HOUR :
+							  r.freq == ICAL_DAILY_RECURRENCE ? USECS_PER_DAY : 0) * Max(1, r.interval);
+		TimestampTz window = Min(after, count_from);
+
+		if (period > 0 && window > dtstart && window < before)
+		{
+			Timestamp	target = to_local(window, tz) - 2 * USECS_PER_DAY;
+
+			if (target > from)
+				from += (target - from) / period * period;
+		}
+	}
+
+	check_bounded(rule, &r, from, until, count_from <= dtstart);
+
 	icalerror_clear_errno();
 	it = icalrecur_iterator_new(r, start);
 	if (it == NULL)
@@ -200,6 +598,10 @@ expand(const char *rule, const char *tz, TimestampTz dtstart,
 		int			returned = 0;
 		struct icaltimetype last = start;
 
+		if (from > local_start - fsec &&
+			!icalrecur_iterator_set_start(it, ical_from_timestamp(from)))
+			bad_rule(rule, icalerrno != ICAL_NO_ERROR ? icalerror_strerror(icalerrno)
+					 : "libical cannot start the rule later");
 		for (;;)
 		{
 			struct icaltimetype next;
@@ -215,10 +617,9 @@ expand(const char *rule, const char *tz, TimestampTz dtstart,
 				 * year 2582 in libical 3.0): a rule still going then is not
 				 * cut short silently.
 				 */
-				bool		rule_ended = (r.count > 0 && returned >= r.count) ||
-					(!icaltime_is_null_time(r.until) && last.year + 1 >= r.until.year);
+				bool		rule_ended = (r.count > 0 && returned >= r.count) || own_until;
 
-				if (!rule_ended && last.year >= 2500)
+				if (!rule_ended && at_libical_end && last.year >= 2500)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("recurrence rule \"%s\" goes on past the year %d, where libical stops",
@@ -509,14 +910,20 @@ mojob_make_recurring(PG_FUNCTION_ARGS)
 	char	   *code;
 	Recurrence	rec;
 	Datum		result;
-	Interval	zero = {0};
+	Interval	day = {0};
 
+	/*
+	 * The scheduler extends recurrences once a day: a shorter horizon would
+	 * create instances after they should have started.
+	 */
+	day.day = 1;
 	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(horizon),
-										  IntervalPGetDatum(&zero))) <= 0)
+										  IntervalPGetDatum(&day))) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("horizon must be positive"),
-				 errdetail("It is %s.", DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(horizon)))),
+				 errmsg("horizon must be at least a day"),
+				 errdetail("It is %s; recurrences are extended once a day, so a shorter horizon would create instances after they should have started.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(horizon)))),
 				 errhint("Instances are created up to now() + horizon; the default is 1 year.")));
 	(void) parse_rule(rule);
 	(void) to_local(now, tz);	/* 22023 for an unknown time zone */
@@ -584,54 +991,225 @@ mojob_make_recurring(PG_FUNCTION_ARGS)
 	return result;
 }
 
-/* Extend every active recurrence up to at + its horizon (the scheduler's daily call). */
-int64
-mojob_extend_all(TimestampTz at)
+/*
+ * Extend recurrence id up to at + its horizon, unless another session holds
+ * its row (*locked) or it no longer needs it.  Returns how many instances it
+ * created.
+ */
+static int64
+extend_series(int64 id, TimestampTz at, TimestampTz count_from, bool *locked)
 {
 	static MojobPlan plan;
+	/* the row as it is now (a new snapshot at READ COMMITTED), or none */
 	static const char *sql =
-		"SELECT id, rule, time_zone, dtstart, extended_until, template_job, "
-		"       $1 + horizon, instance_state FROM mojob.recurrence "
-		"WHERE state = 'active' AND extended_until < $1 + horizon ORDER BY id FOR NO KEY UPDATE";
-	Oid			argtypes[1] = {TIMESTAMPTZOID};
-	Datum		args[1] = {TimestampTzGetDatum(at)};
-	SPITupleTable *tt;
-	uint64		n;
-	int64		made = 0;
+		"SELECT rule, time_zone, dtstart, extended_until, template_job, $2 + horizon, instance_state, "
+		"       state = 'active' AND extended_until < $2 + horizon "
+		"FROM mojob.recurrence WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED";
+	Oid			argtypes[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		args[2] = {Int64GetDatum(id), TimestampTzGetDatum(at)};
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+	Recurrence	rec;
+	int64		made;
 
+	*locked = false;
 	mojob_spi_connect();
-	if (SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(mojob_plan(&plan, sql, 2, argtypes), args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading mojob.recurrence failed");
-	tt = SPI_tuptable;
-	n = SPI_processed;
-	for (uint64 i = 0; i < n; i++)
+	if (SPI_processed == 0)
 	{
-		HeapTuple	row = tt->vals[i];
-		TupleDesc	desc = tt->tupdesc;
-		bool		isnull;
-		Recurrence	rec;
-
-		rec.id = DatumGetInt64(SPI_getbinval(row, desc, 1, &isnull));
-		rec.rule = TextDatumGetCString(SPI_getbinval(row, desc, 2, &isnull));
-		rec.time_zone = TextDatumGetCString(SPI_getbinval(row, desc, 3, &isnull));
-		rec.dtstart = DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull));
-		rec.instance_state = mojob_state_from_oid(DatumGetObjectId(SPI_getbinval(row, desc, 8, &isnull)));
-		made += extend_one(&rec,
-						   DatumGetInt64(SPI_getbinval(row, desc, 6, &isnull)),
-						   DatumGetTimestampTz(SPI_getbinval(row, desc, 5, &isnull)),
-						   DatumGetTimestampTz(SPI_getbinval(row, desc, 7, &isnull)),
-						   at);
+		/* skipped: locked (a deleted one is rare, and only the owner's) */
+		*locked = true;
+		mojob_spi_finish();
+		return 0;
 	}
+	row = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	if (!DatumGetBool(SPI_getbinval(row, desc, 8, &isnull)) || isnull)
+	{
+		mojob_spi_finish();
+		return 0;
+	}
+	rec.id = id;
+	rec.rule = TextDatumGetCString(SPI_getbinval(row, desc, 1, &isnull));
+	rec.time_zone = TextDatumGetCString(SPI_getbinval(row, desc, 2, &isnull));
+	rec.dtstart = DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull));
+	rec.instance_state = mojob_state_from_oid(DatumGetObjectId(SPI_getbinval(row, desc, 7, &isnull)));
+	made = extend_one(&rec,
+					  DatumGetInt64(SPI_getbinval(row, desc, 5, &isnull)),
+					  DatumGetTimestampTz(SPI_getbinval(row, desc, 4, &isnull)),
+					  DatumGetTimestampTz(SPI_getbinval(row, desc, 6, &isnull)),
+					  count_from);
 	mojob_spi_finish();
 	return made;
 }
 
-/* mojob.extend_recurrences(at DEFAULT now()) RETURNS integer */
+typedef enum SeriesResult
+{
+	SERIES_DONE,
+	SERIES_LOCKED,
+	SERIES_FAILED
+} SeriesResult;
+
+/*
+ * extend_series() in a subtransaction: an error is the series' failure,
+ * reported as a WARNING, unless it ends the call (cancellation, shutdown,
+ * exhausted resources, a transaction to retry, a caller without the right).  Adds what it made to *made.
+ */
+static SeriesResult
+try_series(int64 id, TimestampTz at, TimestampTz count_from, MemoryContext cxt, int64 *made)
+{
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile SeriesResult result = SERIES_DONE;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		bool		skipped;
+
+		*made += extend_series(id, at, count_from, &skipped);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (skipped)
+			result = SERIES_LOCKED;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			class;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		class = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+			class == ERRCODE_TO_CATEGORY(ERRCODE_QUERY_CANCELED) ||
+			class == ERRCODE_TO_CATEGORY(ERRCODE_OUT_OF_MEMORY) ||
+			class == ERRCODE_TO_CATEGORY(ERRCODE_T_R_SERIALIZATION_FAILURE) ||
+			class == ERRCODE_TO_CATEGORY(ERRCODE_IN_FAILED_SQL_TRANSACTION))
+			ReThrowError(edata);
+		FlushErrorState();
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("recurrence " INT64_FORMAT " was not extended: %s", id, edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("Its instances are as they were; fix the cause or cancel it with mojob.cancel_recurrence(); the next extension tries it again.")));
+		FreeErrorData(edata);
+		result = SERIES_FAILED;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * Extend every active recurrence up to at + its horizon (the scheduler's
+ * daily call).  Each series in a subtransaction of its own: one that fails
+ * (an instance refused, a rule that cannot be expanded) is left as it was,
+ * with a WARNING, and the others go on; one whose row another session holds
+ * is skipped, never waited for, and counted in a LOG line (the next call
+ * extends it).  *failed and *locked (either may be NULL) count them.
+ * Returns how many instances were created.  Cancellation and shutdown, and
+ * errors that doom the transaction, end the call.
+ *
+ * The 5,000-instance cap counts the occurrences from at to at + horizon;
+ * only the owner may extend more than a day ahead of now
+ * (mojob_extend_recurrences).
+ */
+int64
+mojob_extend_all_counts(TimestampTz at, int *failed, int *locked)
+{
+	static MojobPlan plan;
+	static MojobPlan rights_plan;
+	static const char *sql =
+		"SELECT id FROM mojob.recurrence "
+		"WHERE state = 'active' AND extended_until < $1 + horizon ORDER BY id";
+	/* the right to lock the series (42501 for a viewer), checked once up front */
+	static const char *rights_sql =
+		"SELECT FROM mojob.recurrence WHERE false FOR NO KEY UPDATE";
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1] = {TimestampTzGetDatum(at)};
+	TimestampTz count_from = at;
+	MemoryContext cxt = CurrentMemoryContext;
+	int64	   *ids;
+	uint64		n;
+	int64		made = 0;
+	int			nfailed = 0;
+	int			nlocked = 0;
+
+	mojob_spi_connect();
+	if (SPI_execute_plan(mojob_plan(&rights_plan, rights_sql, 0, NULL), NULL, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading mojob.recurrence failed");
+	n = SPI_processed;
+	ids = MemoryContextAlloc(cxt, sizeof(int64) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	mojob_spi_finish();
+	MemoryContextSwitchTo(cxt);
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		switch (try_series(ids[i], at, count_from, cxt, &made))
+		{
+			case SERIES_FAILED:
+				nfailed++;
+				break;
+			case SERIES_LOCKED:
+				nlocked++;
+				break;
+			default:
+				break;
+		}
+	}
+	if (nlocked > 0)
+		ereport(LOG,
+				(errmsg("mojob: %d recurrence(s) skipped: their rows are locked by other sessions", nlocked),
+				 errdetail("They are extended on the next call of mojob.extend_recurrences().")));
+	if (failed)
+		*failed = nfailed;
+	if (locked)
+		*locked = nlocked;
+	return made;
+}
+
+/* Extend every active recurrence up to at + its horizon (the scheduler's daily call). */
+int64
+mojob_extend_all(TimestampTz at)
+{
+	return mojob_extend_all_counts(at, NULL, NULL);
+}
+
+/*
+ * mojob.extend_recurrences(at DEFAULT now()) RETURNS integer: how many
+ * instances were created.  Extending more than a day ahead of now creates
+ * instances early, in bulk: only the owner may.
+ */
 Datum
 mojob_extend_recurrences(PG_FUNCTION_ARGS)
 {
 	TimestampTz at = mojob_arg_time(fcinfo, 0, "at");
-	int64		made = mojob_extend_all(at);
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int64		made;
+
+	if (at > now && at - now > USECS_PER_DAY &&
+		!mojob_is_privileged(mojob_catalog()->job_rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the owner of mojob.job may extend recurrences more than a day ahead of now"),
+				 errdetail("mojob.extend_recurrences was called with at = %s; now() is %s.",
+						   mojob_timestamp_text(at), mojob_timestamp_text(now)),
+				 errhint("Call mojob.extend_recurrences() without at; the scheduler extends every recurrence daily.")));
+	made = mojob_extend_all(at);
 
 	PG_RETURN_INT32((int32) Min(made, PG_INT32_MAX));
 }
