@@ -1058,7 +1058,8 @@ typedef enum SeriesResult
  * exhausted resources, a transaction to retry, a caller without the right).  Adds what it made to *made.
  */
 static SeriesResult
-try_series(int64 id, TimestampTz at, TimestampTz count_from, MemoryContext cxt, int64 *made)
+try_series(int64 id, TimestampTz at, TimestampTz count_from, MemoryContext cxt, int64 *made,
+		   MojobExtendReport *report)
 {
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile SeriesResult result = SERIES_DONE;
@@ -1094,7 +1095,12 @@ try_series(int64 id, TimestampTz at, TimestampTz count_from, MemoryContext cxt, 
 			class == ERRCODE_TO_CATEGORY(ERRCODE_IN_FAILED_SQL_TRANSACTION))
 			ReThrowError(edata);
 		FlushErrorState();
-		ereport(WARNING,
+		if (report && report->first_message == NULL)
+		{
+			report->first_sqlerrcode = edata->sqlerrcode;
+			report->first_message = pstrdup(edata->message);
+		}
+		ereport(report && report->quiet ? DEBUG1 : WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("recurrence " INT64_FORMAT " was not extended: %s", id, edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
@@ -1112,7 +1118,7 @@ try_series(int64 id, TimestampTz at, TimestampTz count_from, MemoryContext cxt, 
  * (an instance refused, a rule that cannot be expanded) is left as it was,
  * with a WARNING, and the others go on; one whose row another session holds
  * is skipped, never waited for, and counted in a LOG line (the next call
- * extends it).  *failed and *locked (either may be NULL) count them.
+ * extends it).  report (may be NULL) counts them, and says the first failure.
  * Returns how many instances were created.  Cancellation and shutdown, and
  * errors that doom the transaction, end the call.
  *
@@ -1121,7 +1127,7 @@ try_series(int64 id, TimestampTz at, TimestampTz count_from, MemoryContext cxt, 
  * (mojob_extend_recurrences).
  */
 int64
-mojob_extend_all_counts(TimestampTz at, int *failed, int *locked)
+mojob_extend_all_report(TimestampTz at, MojobExtendReport *report)
 {
 	static MojobPlan plan;
 	static MojobPlan rights_plan;
@@ -1141,6 +1147,12 @@ mojob_extend_all_counts(TimestampTz at, int *failed, int *locked)
 	int			nfailed = 0;
 	int			nlocked = 0;
 
+	if (report)
+	{
+		report->failed = report->locked = 0;
+		report->first_sqlerrcode = 0;
+		report->first_message = NULL;
+	}
 	mojob_spi_connect();
 	if (SPI_execute_plan(mojob_plan(&rights_plan, rights_sql, 0, NULL), NULL, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_execute_plan(mojob_plan(&plan, sql, 1, argtypes), args, NULL, true, 0) != SPI_OK_SELECT)
@@ -1159,7 +1171,7 @@ mojob_extend_all_counts(TimestampTz at, int *failed, int *locked)
 	for (uint64 i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		switch (try_series(ids[i], at, count_from, cxt, &made))
+		switch (try_series(ids[i], at, count_from, cxt, &made, report))
 		{
 			case SERIES_FAILED:
 				nfailed++;
@@ -1172,13 +1184,14 @@ mojob_extend_all_counts(TimestampTz at, int *failed, int *locked)
 		}
 	}
 	if (nlocked > 0)
-		ereport(LOG,
+		ereport(report && report->quiet ? DEBUG1 : LOG,
 				(errmsg("mojob: %d recurrence(s) skipped: their rows are locked by other sessions", nlocked),
 				 errdetail("They are extended on the next call of mojob.extend_recurrences().")));
-	if (failed)
-		*failed = nfailed;
-	if (locked)
-		*locked = nlocked;
+	if (report)
+	{
+		report->failed = nfailed;
+		report->locked = nlocked;
+	}
 	return made;
 }
 
@@ -1186,7 +1199,7 @@ mojob_extend_all_counts(TimestampTz at, int *failed, int *locked)
 int64
 mojob_extend_all(TimestampTz at)
 {
-	return mojob_extend_all_counts(at, NULL, NULL);
+	return mojob_extend_all_report(at, NULL);
 }
 
 /*

@@ -915,21 +915,55 @@ extend_daily(MemoryContext cxt)
 		return extension_next;
 	PG_TRY();
 	{
+		MojobExtendReport report = {.quiet = true};
+		char	   *why = NULL;
+
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "mojob: extending recurrences");
 		if (OidIsValid(get_extension_oid("mojob", true)))
 		{
-			int64		made = mojob_extend_all(now);
+			int64		made = mojob_extend_all_report(now, &report);
 
 			if (made > 0)
 				ereport(LOG, (errmsg("mojob scheduler: created " INT64_FORMAT " recurring job instances", made)));
+			if (report.first_message)
+				why = MemoryContextStrdup(cxt, report.first_message);
 		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		extension_failures = 0;
-		extension_next = TimestampTzPlusMilliseconds(now, 86400 * 1000);
+		MemoryContextSwitchTo(cxt);
+		if (report.failed + report.locked == 0)
+		{
+			extension_failures = 0;
+			extension_next = TimestampTzPlusMilliseconds(now, 86400 * 1000);
+		}
+		else
+		{
+			/*
+			 * Some series were left as they were (failed, or locked by a
+			 * user): the others are extended; those are tried again after
+			 * a back-off, not a day later, and reported at most once a
+			 * minute, all together.
+			 */
+			int			ms;
+
+			extension_failures++;
+			ms = backoff_ms(extension_failures,
+							report.failed == 0 || report.first_sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE);
+			if (!logged_within_a_minute(extension_logged_at, now))
+			{
+				ereport(LOG,
+						(errmsg("mojob scheduler: %d recurrence(s) cannot be extended now; retrying in %s: %s",
+								report.failed + report.locked, in_words(ms),
+								why ? why : "their rows are locked by other sessions"),
+						 errdetail("%d failed, %d skipped because other sessions hold their rows; the others were extended. This is logged at most once a minute.",
+								   report.failed, report.locked)));
+				extension_logged_at = now;
+			}
+			extension_next = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+		}
 	}
 	PG_CATCH();
 	{
