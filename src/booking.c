@@ -48,6 +48,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "compat.h"
 #include "mojob.h"
 #include "booking.h"
 
@@ -1407,8 +1408,8 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(td->tg_relation);
 	oldtup = td->tg_trigtuple;
 
-	old.id = DatumGetInt64(heap_getattr(oldtup, mojob_column(desc, "resource", "id", INT8OID), desc, &isnull));
-	old.name = TextDatumGetCString(heap_getattr(oldtup, mojob_column(desc, "resource", "name", TEXTOID), desc, &isnull));
+	old.id = DatumGetInt64(mojob_heap_getattr(oldtup, mojob_column(desc, "resource", "id", INT8OID), desc, &isnull));
+	old.name = TextDatumGetCString(mojob_heap_getattr(oldtup, mojob_column(desc, "resource", "name", TEXTOID), desc, &isnull));
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
@@ -1435,21 +1436,21 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 		return PointerGetDatum(oldtup);
 	}
 
-	old.enabled = DatumGetBool(heap_getattr(oldtup, mojob_column(desc, "resource", "enabled", BOOLOID), desc, &isnull));
-	old.concurrency = DatumGetInt32(heap_getattr(oldtup, mojob_column(desc, "resource", "concurrency", INT4OID), desc, &isnull));
-	d = heap_getattr(oldtup, mojob_column(desc, "resource", "capacity", NUMERICOID), desc, &isnull);
+	old.enabled = DatumGetBool(mojob_heap_getattr(oldtup, mojob_column(desc, "resource", "enabled", BOOLOID), desc, &isnull));
+	old.concurrency = DatumGetInt32(mojob_heap_getattr(oldtup, mojob_column(desc, "resource", "concurrency", INT4OID), desc, &isnull));
+	d = mojob_heap_getattr(oldtup, mojob_column(desc, "resource", "capacity", NUMERICOID), desc, &isnull);
 	old.capacity = isnull ? NULL : DatumGetNumeric(d);
 
 	new.id = old.id;
-	new.name = TextDatumGetCString(heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "name", TEXTOID), desc, &isnull));
-	new.enabled = DatumGetBool(heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "enabled", BOOLOID), desc, &isnull));
-	new.concurrency = DatumGetInt32(heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "concurrency", INT4OID), desc, &isnull));
+	new.name = TextDatumGetCString(mojob_heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "name", TEXTOID), desc, &isnull));
+	new.enabled = DatumGetBool(mojob_heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "enabled", BOOLOID), desc, &isnull));
+	new.concurrency = DatumGetInt32(mojob_heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "concurrency", INT4OID), desc, &isnull));
 	if (isnull)
 		return PointerGetDatum(td->tg_newtuple);	/* NOT NULL refuses it */
-	d = heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "capacity", NUMERICOID), desc, &isnull);
+	d = mojob_heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "capacity", NUMERICOID), desc, &isnull);
 	new.capacity = isnull ? NULL : DatumGetNumeric(d);
 
-	if (new.id != DatumGetInt64(heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "id", INT8OID), desc, &isnull)))
+	if (new.id != DatumGetInt64(mojob_heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "id", INT8OID), desc, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_MOJOB_NOT_EDITABLE),
 				 errmsg("the id of resource \"%s\" cannot change", old.name),

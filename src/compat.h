@@ -7,6 +7,7 @@
 #ifndef MOJOB_COMPAT_H
 #define MOJOB_COMPAT_H
 
+#include "executor/spi.h"
 #include "storage/proc.h"
 
 /*
@@ -23,5 +24,16 @@
 #if PG_VERSION_NUM < 170000
 #define GetNumberFromPGProc(proc) ((proc)->pgprocno)
 #endif
+
+/*
+ * A column of a heap tuple, read by the server's own code.  The server
+ * headers of a newer minor release may make the inline heap_getattr() call
+ * a function an older server lacks (17.12's heap_datum_check(), absent from
+ * 17.10), and the headers used to build need not match the server's minor
+ * release exactly: SPI_getbinval() does the same work inside the server.
+ * It works without an SPI connection.
+ */
+#define mojob_heap_getattr(tup, attnum, desc, isnull) \
+	SPI_getbinval((tup), (desc), (attnum), (isnull))
 
 #endif							/* MOJOB_COMPAT_H */

@@ -38,6 +38,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "mojob.h"
 #include "args.h"
 #include "booking.h"
@@ -1210,7 +1211,7 @@ mojob_guard_approved(TriggerData *td, HeapTuple tuple, AttrNumber idatt)
 	}
 	a = &approved[napproved++];
 	a->relid = RelationGetRelid(td->tg_relation);
-	a->id = DatumGetInt64(heap_getattr(tuple, idatt, RelationGetDescr(td->tg_relation), &isnull));
+	a->id = DatumGetInt64(mojob_heap_getattr(tuple, idatt, RelationGetDescr(td->tg_relation), &isnull));
 	a->tuple = heap_copytuple(tuple);
 	a->cid = GetCurrentCommandId(true);	/* used: a statement after this gets a later one */
 	a->subid = GetCurrentSubTransactionId();
@@ -1278,7 +1279,7 @@ mojob_guard_recheck(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(rel);
 	idatt = relid == c->node_rel ? mojob_node_attrs(rel)->id : mojob_job_attrs(rel)->id;
 	written = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
-	id = DatumGetInt64(heap_getattr(written, idatt, desc, &isnull));
+	id = DatumGetInt64(mojob_heap_getattr(written, idatt, desc, &isnull));
 
 	for (int i = napproved - 1; i >= 0; i--)
 	{
@@ -1297,8 +1298,8 @@ mojob_guard_recheck(PG_FUNCTION_ARGS)
 			/* A stored generated column is computed after the BEFORE triggers. */
 			if (attr->attisdropped || attr->attgenerated != '\0')
 				continue;
-			v1 = heap_getattr(a->tuple, k + 1, desc, &n1);
-			v2 = heap_getattr(written, k + 1, desc, &n2);
+			v1 = mojob_heap_getattr(a->tuple, k + 1, desc, &n1);
+			v2 = mojob_heap_getattr(written, k + 1, desc, &n2);
 			if (n1 == n2 && (n1 || datum_image_eq(v1, v2, attr->attbyval, attr->attlen)))
 				continue;
 			ereport(ERROR,

@@ -639,7 +639,7 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 		 * Ids are mojob's (guard.c): only the owner's plain INSERT chooses
 		 * one (and anyone's in a database not yet updated to 1.1).
 		 */
-		id = heap_getattr(td->tg_trigtuple, a->id, RelationGetDescr(td->tg_relation), &isnull);
+		id = mojob_heap_getattr(td->tg_trigtuple, a->id, RelationGetDescr(td->tg_relation), &isnull);
 		if (!isnull && !mojob_take_issued_id(mojob_catalog()->node_seq, DatumGetInt64(id)) &&
 			!privileged && a->id_rule != MJ_ID_LEGACY)
 			mojob_check_chosen_id(td->tg_relation, a->id, DatumGetInt64(id), a->id_rule);
