@@ -854,22 +854,31 @@ typedef struct FoundBooking
 	int64		length;
 } FoundBooking;
 
-static bool
-find_booking(TupleTableSlot *slot, void *arg)
+/* The length of the booking in slot (a row of mojob.booking), saturated. */
+static int64
+slot_booking_length(TupleTableSlot *slot)
 {
-	FoundBooking *f = (FoundBooking *) arg;
 	TypeCacheEntry *rangetype = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
 	bool		isnull;
 	RangeBound	blo,
 				bhi;
 	bool		empty;
 
-	ItemPointerCopy(&slot->tts_tid, &f->tid);
-	f->resource = DatumGetInt64(slot_getattr(slot, 3, &isnull));
 	range_deserialize(rangetype, DatumGetRangeTypeP(slot_getattr(slot, 4, &isnull)),
 					  &blo, &bhi, &empty);
-	f->length = empty ? 0 : window_length(blo.infinite ? DT_NOBEGIN : DatumGetTimestampTz(blo.val),
-										  bhi.infinite ? DT_NOEND : DatumGetTimestampTz(bhi.val));
+	return empty ? 0 : window_length(blo.infinite ? DT_NOBEGIN : DatumGetTimestampTz(blo.val),
+									 bhi.infinite ? DT_NOEND : DatumGetTimestampTz(bhi.val));
+}
+
+static bool
+find_booking(TupleTableSlot *slot, void *arg)
+{
+	FoundBooking *f = (FoundBooking *) arg;
+	bool		isnull;
+
+	ItemPointerCopy(&slot->tts_tid, &f->tid);
+	f->resource = DatumGetInt64(slot_getattr(slot, 3, &isnull));
+	f->length = slot_booking_length(slot);
 	return false;
 }
 
@@ -905,18 +914,10 @@ static bool
 longest_of(TupleTableSlot *slot, void *arg)
 {
 	int64	   *longest = (int64 *) arg;
-	TypeCacheEntry *rangetype = lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO);
-	bool		isnull;
-	RangeBound	blo,
-				bhi;
-	bool		empty;
 	int64		len;
 
 	CHECK_FOR_INTERRUPTS();
-	range_deserialize(rangetype, DatumGetRangeTypeP(slot_getattr(slot, 4, &isnull)),
-					  &blo, &bhi, &empty);
-	len = empty ? 0 : window_length(blo.infinite ? DT_NOBEGIN : DatumGetTimestampTz(blo.val),
-									bhi.infinite ? DT_NOEND : DatumGetTimestampTz(bhi.val));
+	len = slot_booking_length(slot);
 	if (len > *longest)
 		*longest = len;
 	return true;

@@ -459,7 +459,7 @@ check_bounded(const char *rule, const struct icalrecurrencetype *r,
 		bool		some = false;
 
 		for (int i = 0; i < nsetpos && !some; i++)
-			some = Abs(r->by_set_pos[i]) <= per_period;
+			some = abs(r->by_set_pos[i]) <= per_period;
 		if (!some)
 			unbounded_rule(rule, "every BYSETPOS is beyond its set", psprintf("Every BYSETPOS is beyond the %.0f times a period of FREQ=%s can hold.",
 										  per_period, freq_names[r->freq]),
