@@ -966,3 +966,14 @@ UPDATE mojob.recurrence SET horizon = '1 day' WHERE horizon OPERATOR(pg_catalog.
 ALTER TABLE mojob.recurrence DROP CONSTRAINT recurrence_horizon_check,
     ADD CONSTRAINT recurrence_horizon_check CHECK (horizon OPERATOR(pg_catalog.>=) '1 day');
 COMMENT ON COLUMN mojob.recurrence.horizon IS 'Instances are created up to now() + horizon (at least a day)';
+
+-- =====================================================================
+-- The resource guard judges the row as it is finally written: a site's
+-- BEFORE UPDATE trigger on mojob.resource that fires after
+-- zz_mojob_resource_guard (lowering concurrency or capacity, disabling) is
+-- checked by mojob_guard_recheck too
+-- =====================================================================
+COMMENT ON FUNCTION mojob.guard_recheck() IS
+    'Trigger refusing a row of mojob.job, mojob.job_resource or mojob.resource that a site''s trigger changed after the guard approved it';
+CREATE TRIGGER mojob_guard_recheck AFTER UPDATE ON mojob.resource
+    FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();

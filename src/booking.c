@@ -1384,8 +1384,35 @@ mojob_job_bookings_changed(int64 job_id, const char *code,
  * or capacity, when that would over-book a window that has not ended
  * (MJ005); refuses to delete a resource any job uses.
  */
+static Datum resource_guard(FunctionCallInfo fcinfo);
+
 Datum
 mojob_resource_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Datum		row = resource_guard(fcinfo);
+
+	/* An update it approved: judged again as written (mojob_guard_recheck). */
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event) && DatumGetPointer(row) != NULL)
+		mojob_guard_approved(td, (HeapTuple) DatumGetPointer(row),
+							 mojob_column(RelationGetDescr(td->tg_relation), "resource", "id", INT8OID));
+	return row;
+}
+
+/*
+ * A resource's name for messages: its NULL (a BEFORE trigger sees the row
+ * before NOT NULL refuses it) or "(no name)" where the owner dropped that.
+ */
+static char *
+resource_name(HeapTuple tuple, TupleDesc desc, bool *isnull)
+{
+	Datum		d = mojob_heap_getattr(tuple, mojob_column(desc, "resource", "name", TEXTOID), desc, isnull);
+
+	return *isnull ? pstrdup("(no name)") : TextDatumGetCString(d);
+}
+
+static Datum
+resource_guard(FunctionCallInfo fcinfo)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	TupleDesc	desc;
@@ -1410,7 +1437,7 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 	oldtup = td->tg_trigtuple;
 
 	old.id = DatumGetInt64(mojob_heap_getattr(oldtup, mojob_column(desc, "resource", "id", INT8OID), desc, &isnull));
-	old.name = TextDatumGetCString(mojob_heap_getattr(oldtup, mojob_column(desc, "resource", "name", TEXTOID), desc, &isnull));
+	old.name = resource_name(oldtup, desc, &isnull);
 
 	if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
@@ -1443,7 +1470,9 @@ mojob_resource_guard(PG_FUNCTION_ARGS)
 	old.capacity = isnull ? NULL : DatumGetNumeric(d);
 
 	new.id = old.id;
-	new.name = TextDatumGetCString(mojob_heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "name", TEXTOID), desc, &isnull));
+	new.name = resource_name(td->tg_newtuple, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(td->tg_newtuple);	/* NOT NULL refuses it */
 	new.enabled = DatumGetBool(mojob_heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "enabled", BOOLOID), desc, &isnull));
 	new.concurrency = DatumGetInt32(mojob_heap_getattr(td->tg_newtuple, mojob_column(desc, "resource", "concurrency", INT4OID), desc, &isnull));
 	if (isnull)

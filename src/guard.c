@@ -1237,12 +1237,16 @@ forget_approved(int i)
 static const char *
 guarded_name(Oid relid)
 {
+	if (relid == mojob_catalog()->resource_rel)
+		return "resource";
 	return relid == mojob_catalog()->node_rel ? "node" : "job";
 }
 
 static const char *
 guard_name(Oid relid)
 {
+	if (relid == mojob_catalog()->resource_rel)
+		return "zz_mojob_resource_guard";
 	return relid == mojob_catalog()->node_rel ? "zz_mojob_node_guard" : "zz_mojob_guard";
 }
 
@@ -1274,10 +1278,13 @@ mojob_guard_recheck(PG_FUNCTION_ARGS)
 	c = mojob_catalog();
 	rel = td->tg_relation;
 	relid = RelationGetRelid(rel);
-	if (relid != c->node_rel)
+	if (relid != c->node_rel && relid != c->resource_rel)
 		mojob_check_trigger_table(rel, c->job_rel, "mojob.guard_recheck()");
 	desc = RelationGetDescr(rel);
-	idatt = relid == c->node_rel ? mojob_node_attrs(rel)->id : mojob_job_attrs(rel)->id;
+	if (relid == c->resource_rel)
+		idatt = mojob_column(desc, "resource", "id", INT8OID);
+	else
+		idatt = relid == c->node_rel ? mojob_node_attrs(rel)->id : mojob_job_attrs(rel)->id;
 	written = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	id = DatumGetInt64(mojob_heap_getattr(written, idatt, desc, &isnull));
 

@@ -540,7 +540,8 @@ node_update(TriggerData *td)
 
 	resource_changed = o.has_resource != n.has_resource ||
 		o.resource_id != n.resource_id || o.has_pool != n.has_pool || o.pool_id != n.pool_id ||
-		!datum_image_eq(o.caps, n.caps, false, -1);
+		(o.caps == (Datum) 0) != (n.caps == (Datum) 0) ||
+		(o.caps != (Datum) 0 && !datum_image_eq(o.caps, n.caps, false, -1));
 
 	check_node_state(&j, &n);
 	if (j.state == MJ_RUNNING)
