@@ -648,6 +648,13 @@ BEGIN
         RAISE EXCEPTION 'during must be a finite window'
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass tstzrange(start, end).';
     END IF;
+    -- Bounded before any work: each resource's @> compares every name.
+    IF cardinality(capabilities) > 1000 THEN
+        RAISE EXCEPTION 'capabilities must not hold more than 1000 names'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It holds %s.', cardinality(capabilities)),
+                  HINT = 'Ask only for the capabilities the job needs.';
+    END IF;
     IF capabilities IS NULL OR array_ndims(capabilities) > 1
        OR array_position(capabilities, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'capabilities must be a one-dimensional array without NULL'

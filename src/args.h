@@ -19,6 +19,8 @@
  * than a job has, few enough that checking them is quick.
  */
 #define MOJOB_MAX_IDS 100000
+/* The most capability names an argument may hold (free_resources too). */
+#define MOJOB_MAX_CAPABILITIES 1000
 
 extern int64 mojob_arg_id(FunctionCallInfo fcinfo, int argno, const char *name);
 extern TimestampTz mojob_arg_time(FunctionCallInfo fcinfo, int argno, const char *name);

@@ -1153,6 +1153,18 @@ mojob_add_pool_node(PG_FUNCTION_ARGS)
 	bool		found;
 	Datum		result;
 
+	/* bounded before any work: each resolution's @> compares every name */
+	{
+		ArrayType  *a = DatumGetArrayTypeP(caps);
+		int			n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+
+		if (n > MOJOB_MAX_CAPABILITIES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("required_capabilities must not hold more than %d names", MOJOB_MAX_CAPABILITIES),
+					 errdetail("It holds %d.", n),
+					 errhint("Require only the capabilities the node needs.")));
+	}
 	if (array_contains_nulls(DatumGetArrayTypeP(caps)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
