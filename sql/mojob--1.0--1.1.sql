@@ -969,58 +969,19 @@ COMMENT ON COLUMN mojob.recurrence.horizon IS 'Instances are created up to now()
 
 -- ---------------------------------------------------------------------
 -- Duration settings checked when written (issue 15, settings): no negative
--- part, and at most 10,000 years.  A 1.0 database holding such a value
--- fails this update, naming the setting: change it, then update again.
+-- part ('1 month -29 days' compares as a day, yet put a job's roll start
+-- after its start in March), and at most 10,000 years (longer put
+-- now() + validation_horizon in mojob.job_errors, or a lock's end, outside
+-- the range of timestamptz, and every later call computing one failed).
+-- A 1.0 database holding such a value fails this update, naming the
+-- setting's constraint: change the setting, then update again.
 -- ---------------------------------------------------------------------
--- Duration settings are checked when written (DESIGN section 9, settings):
--- no negative part ('1 month -29 days' compares as a day, yet put a job's
--- roll start after its start in March), and at most 10,000 years (longer
--- put the instants mojob computes from them, now() + validation_horizon in
--- mojob.job_errors or a lock's end, outside the range of timestamptz, and
--- every later call that computed one failed).
-CREATE FUNCTION mojob.interval_setting_ok(setting text, value interval, zero_ok boolean)
-RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF setting IS NULL OR value IS NULL OR zero_ok IS NULL THEN
-        RAISE EXCEPTION 'mojob.interval_setting_ok() takes no NULL argument'
-            USING ERRCODE = '22023',
-                  DETAIL = 'setting, value and zero_ok must each be given.',
-                  HINT = 'Pass the setting''s name, its value and whether zero is allowed.';
-    END IF;
-    IF extract(year FROM value) < 0 OR extract(month FROM value) < 0 OR extract(day FROM value) < 0
-       OR extract(hour FROM value) < 0 OR extract(minute FROM value) < 0
-       OR extract(microseconds FROM value) < 0 THEN
-        RAISE EXCEPTION 'mojob.settings.% cannot have a negative part', setting
-            USING ERRCODE = '22023',
-                  DETAIL = format('%s has a negative part: it would be negative at some dates, and the windows mojob derives from it out of order.', value),
-                  HINT = 'Give a duration whose months, days and time are all zero or more, for example ''30 minutes''.';
-    END IF;
-    IF value = '0' AND NOT zero_ok THEN
-        RAISE EXCEPTION 'mojob.settings.% must be longer than zero', setting
-            USING ERRCODE = '22023',
-                  DETAIL = format('It is %s.', value),
-                  HINT = 'Give a positive duration, for example ''15 minutes''.';
-    END IF;
-    IF value > '10000 years' THEN
-        RAISE EXCEPTION 'mojob.settings.% cannot be longer than 10000 years', setting
-            USING ERRCODE = '22023',
-                  DETAIL = format('It is %s: the instants mojob computes from it would fall outside the range of timestamp with time zone.', value),
-                  HINT = 'Give a shorter duration.';
-    END IF;
-    RETURN true;
-END
-$$;
-COMMENT ON FUNCTION mojob.interval_setting_ok(text, interval, boolean) IS
-    'The check of a duration setting of mojob.settings: true, or 22023 when a part of it is negative, it is zero where zero_ok is false, or it is longer than 10000 years';
 ALTER TABLE mojob.settings
     DROP CONSTRAINT settings_default_pre_roll_check,
-    ADD CONSTRAINT settings_default_pre_roll_check CHECK (mojob.interval_setting_ok('default_pre_roll', default_pre_roll, true)),
+    ADD CONSTRAINT settings_default_pre_roll_check CHECK (least(pg_catalog.date_part('year', default_pre_roll), pg_catalog.date_part('month', default_pre_roll), pg_catalog.date_part('day', default_pre_roll), pg_catalog.date_part('hour', default_pre_roll), pg_catalog.date_part('minute', default_pre_roll), pg_catalog.date_part('microseconds', default_pre_roll)) OPERATOR(pg_catalog.>=) 0 AND default_pre_roll OPERATOR(pg_catalog.<=) '10000 years'),
     DROP CONSTRAINT settings_default_post_roll_check,
-    ADD CONSTRAINT settings_default_post_roll_check CHECK (mojob.interval_setting_ok('default_post_roll', default_post_roll, true)),
+    ADD CONSTRAINT settings_default_post_roll_check CHECK (least(pg_catalog.date_part('year', default_post_roll), pg_catalog.date_part('month', default_post_roll), pg_catalog.date_part('day', default_post_roll), pg_catalog.date_part('hour', default_post_roll), pg_catalog.date_part('minute', default_post_roll), pg_catalog.date_part('microseconds', default_post_roll)) OPERATOR(pg_catalog.>=) 0 AND default_post_roll OPERATOR(pg_catalog.<=) '10000 years'),
     DROP CONSTRAINT settings_validation_horizon_check,
-    ADD CONSTRAINT settings_validation_horizon_check CHECK (mojob.interval_setting_ok('validation_horizon', validation_horizon, true)),
+    ADD CONSTRAINT settings_validation_horizon_check CHECK (least(pg_catalog.date_part('year', validation_horizon), pg_catalog.date_part('month', validation_horizon), pg_catalog.date_part('day', validation_horizon), pg_catalog.date_part('hour', validation_horizon), pg_catalog.date_part('minute', validation_horizon), pg_catalog.date_part('microseconds', validation_horizon)) OPERATOR(pg_catalog.>=) 0 AND validation_horizon OPERATOR(pg_catalog.<=) '10000 years'),
     DROP CONSTRAINT settings_lock_timeout_check,
-    ADD CONSTRAINT settings_lock_timeout_check CHECK (mojob.interval_setting_ok('lock_timeout', lock_timeout, false));
+    ADD CONSTRAINT settings_lock_timeout_check CHECK (least(pg_catalog.date_part('year', lock_timeout), pg_catalog.date_part('month', lock_timeout), pg_catalog.date_part('day', lock_timeout), pg_catalog.date_part('hour', lock_timeout), pg_catalog.date_part('minute', lock_timeout), pg_catalog.date_part('microseconds', lock_timeout)) OPERATOR(pg_catalog.>=) 0 AND lock_timeout OPERATOR(pg_catalog.<=) '10000 years' AND lock_timeout OPERATOR(pg_catalog.>) '0');

@@ -13,7 +13,7 @@
 --     22008, a lock_timeout of a million years made every lock_job() fail,
 --     default rolls of '1 month -29 days' (which compare as one day) made
 --     create_job() fail for jobs in March (23514).  Now each is refused when
---     written (22023), and the ordinary values still pass.
+--     written by its CHECK constraint (23514), and ordinary values pass.
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
@@ -70,17 +70,17 @@ SELECT is((SELECT extract(epoch FROM longest) FROM mojob.booking_longest WHERE r
 -- ---------------------------------------------------------------------
 
 SELECT throws_ok($$ UPDATE mojob.settings SET validation_horizon = '1000000 years' $$,
-    '22023', 'mojob.settings.validation_horizon cannot be longer than 10000 years',
+    '23514', NULL,
     'a validation_horizon that would put now() + it out of range is refused');
 SELECT throws_ok($$ UPDATE mojob.settings SET lock_timeout = '1000000 years' $$,
-    '22023', NULL, 'a lock_timeout of a million years is refused');
+    '23514', NULL, 'a lock_timeout of a million years is refused');
 SELECT throws_ok($$ UPDATE mojob.settings SET default_pre_roll = '1 month -29 days' $$,
-    '22023', 'mojob.settings.default_pre_roll cannot have a negative part',
+    '23514', NULL,
     'a default pre-roll with a negative part is refused');
 SELECT throws_ok($$ UPDATE mojob.settings SET default_post_roll = '1 day -1 microsecond' $$,
-    '22023', NULL, 'a default post-roll with a negative part is refused');
+    '23514', NULL, 'a default post-roll with a negative part is refused');
 SELECT throws_ok($$ UPDATE mojob.settings SET lock_timeout = '0' $$,
-    '22023', NULL, 'a lock_timeout of zero is still refused');
+    '23514', NULL, 'a lock_timeout of zero is still refused');
 SELECT lives_ok($$ UPDATE mojob.settings SET default_pre_roll = '1 hour', default_post_roll = '1 day 30 minutes',
                    validation_horizon = '2 years', lock_timeout = '1 month 2 days' $$,
     'ordinary durations are accepted');
