@@ -984,3 +984,86 @@ COMMENT ON FUNCTION mojob.guard_recheck() IS
     'Trigger refusing a row of mojob.job, mojob.job_resource or mojob.resource that a site''s trigger changed after the guard approved it';
 CREATE TRIGGER mojob_guard_recheck AFTER UPDATE ON mojob.resource
     FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();
+
+-- ---------------------------------------------------------------------
+-- Duration settings checked when written (issue 15, settings): no negative
+-- part ('1 month -29 days' compares as a day, yet put a job's roll start
+-- after its start in March), and at most 10,000 years (longer put
+-- now() + validation_horizon in mojob.job_errors, or a lock's end, outside
+-- the range of timestamptz, and every later call computing one failed).
+-- A 1.0 database holding such a value fails this update, naming the
+-- setting's constraint: change the setting, then update again.
+-- ---------------------------------------------------------------------
+ALTER TABLE mojob.settings
+    DROP CONSTRAINT settings_default_pre_roll_check,
+    ADD CONSTRAINT settings_default_pre_roll_check CHECK (least(pg_catalog.date_part('year', default_pre_roll), pg_catalog.date_part('month', default_pre_roll), pg_catalog.date_part('day', default_pre_roll), pg_catalog.date_part('hour', default_pre_roll), pg_catalog.date_part('minute', default_pre_roll), pg_catalog.date_part('microseconds', default_pre_roll)) OPERATOR(pg_catalog.>=) 0 AND default_pre_roll OPERATOR(pg_catalog.<=) '10000 years'),
+    DROP CONSTRAINT settings_default_post_roll_check,
+    ADD CONSTRAINT settings_default_post_roll_check CHECK (least(pg_catalog.date_part('year', default_post_roll), pg_catalog.date_part('month', default_post_roll), pg_catalog.date_part('day', default_post_roll), pg_catalog.date_part('hour', default_post_roll), pg_catalog.date_part('minute', default_post_roll), pg_catalog.date_part('microseconds', default_post_roll)) OPERATOR(pg_catalog.>=) 0 AND default_post_roll OPERATOR(pg_catalog.<=) '10000 years'),
+    DROP CONSTRAINT settings_validation_horizon_check,
+    ADD CONSTRAINT settings_validation_horizon_check CHECK (least(pg_catalog.date_part('year', validation_horizon), pg_catalog.date_part('month', validation_horizon), pg_catalog.date_part('day', validation_horizon), pg_catalog.date_part('hour', validation_horizon), pg_catalog.date_part('minute', validation_horizon), pg_catalog.date_part('microseconds', validation_horizon)) OPERATOR(pg_catalog.>=) 0 AND validation_horizon OPERATOR(pg_catalog.<=) '10000 years'),
+    DROP CONSTRAINT settings_lock_timeout_check,
+    ADD CONSTRAINT settings_lock_timeout_check CHECK (least(pg_catalog.date_part('year', lock_timeout), pg_catalog.date_part('month', lock_timeout), pg_catalog.date_part('day', lock_timeout), pg_catalog.date_part('hour', lock_timeout), pg_catalog.date_part('minute', lock_timeout), pg_catalog.date_part('microseconds', lock_timeout)) OPERATOR(pg_catalog.>=) 0 AND lock_timeout OPERATOR(pg_catalog.<=) '10000 years' AND lock_timeout OPERATOR(pg_catalog.>) '0');
+-- The same, with the design's 22023 naming the setting: the settings guard
+-- now fires on UPDATE too.
+CREATE OR REPLACE FUNCTION mojob.settings_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        -- Durations checked when written, with the design's 22023 (the
+        -- CHECK constraints say the same, for writes with triggers off):
+        -- no negative part ('1 month -29 days' compares as a day, yet put
+        -- a job's roll start after its start in March), at most 10,000
+        -- years (longer put now() + validation_horizon, or a lock's end,
+        -- outside the range of timestamptz), lock_timeout above zero.
+        FOR d IN SELECT * FROM (VALUES ('default_pre_roll', NEW.default_pre_roll, false),
+                                       ('default_post_roll', NEW.default_post_roll, false),
+                                       ('validation_horizon', NEW.validation_horizon, false),
+                                       ('lock_timeout', NEW.lock_timeout, true)) AS v(setting, value, positive)
+        LOOP
+            IF d.value IS NOT NULL
+               AND (extract(year FROM d.value) * 12 + extract(month FROM d.value) < 0
+                    OR extract(day FROM d.value) < 0
+                    OR extract(hour FROM d.value) * 3600 + extract(minute FROM d.value) * 60
+                       + extract(second FROM d.value) < 0
+                    OR d.value > interval '10000 years'
+                    OR (d.positive AND d.value <= interval '0')) THEN
+                RAISE EXCEPTION 'mojob.settings.% cannot be %', d.setting, d.value
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = CASE WHEN d.positive
+                                        THEN 'It must be above zero and at most 10,000 years, with no negative part.'
+                                        ELSE 'It must be at most 10,000 years, with no negative part.' END,
+                          HINT = 'Months, days and time must each be zero or more: write ''1 day'', not ''1 month -29 days''.';
+            END IF;
+        END LOOP;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF EXISTS (SELECT FROM mojob.settings) THEN
+            UPDATE mojob.settings
+               SET default_pre_roll = NEW.default_pre_roll,
+                   default_post_roll = NEW.default_post_roll,
+                   default_state = NEW.default_state,
+                   job_code_pattern = NEW.job_code_pattern,
+                   validation_horizon = NEW.validation_horizon,
+                   lock_timeout = NEW.lock_timeout;
+            RETURN NULL;
+        END IF;
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'mojob.settings must keep its one row'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'mojob reads its settings from that row.',
+              HINT = 'Change settings with UPDATE mojob.settings SET ...';
+END
+$$;
+COMMENT ON FUNCTION mojob.settings_guard() IS
+    'Trigger keeping mojob.settings at exactly one row, and refusing (22023) a duration setting mojob cannot use';
+
+DROP TRIGGER settings_guard ON mojob.settings;
+CREATE TRIGGER settings_guard BEFORE INSERT OR UPDATE OR DELETE ON mojob.settings
+    FOR EACH ROW EXECUTE FUNCTION mojob.settings_guard();

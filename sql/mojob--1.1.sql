@@ -25,20 +25,24 @@ AS 'MODULE_PATHNAME', 'mojob_job_code_preview';
 COMMENT ON FUNCTION mojob.job_code_preview(text, bigint, timestamptz) IS
     'The job code a pattern gives for counter value seq on the date of at (default now()); raises 22023 for an invalid pattern';
 
+-- The duration settings have no negative part ('1 month -29 days' compares
+-- as a day, yet put a job's roll start after its start in March) and are at
+-- most 10,000 years (longer put now() + validation_horizon, or a lock's end,
+-- outside the range of timestamptz: every later call computing one failed).
 CREATE TABLE mojob.settings (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     default_pre_roll interval NOT NULL DEFAULT '0'
-        CHECK (default_pre_roll OPERATOR(pg_catalog.>=) '0'),
+        CHECK (least(pg_catalog.date_part('year', default_pre_roll), pg_catalog.date_part('month', default_pre_roll), pg_catalog.date_part('day', default_pre_roll), pg_catalog.date_part('hour', default_pre_roll), pg_catalog.date_part('minute', default_pre_roll), pg_catalog.date_part('microseconds', default_pre_roll)) OPERATOR(pg_catalog.>=) 0 AND default_pre_roll OPERATOR(pg_catalog.<=) '10000 years'),
     default_post_roll interval NOT NULL DEFAULT '0'
-        CHECK (default_post_roll OPERATOR(pg_catalog.>=) '0'),
+        CHECK (least(pg_catalog.date_part('year', default_post_roll), pg_catalog.date_part('month', default_post_roll), pg_catalog.date_part('day', default_post_roll), pg_catalog.date_part('hour', default_post_roll), pg_catalog.date_part('minute', default_post_roll), pg_catalog.date_part('microseconds', default_post_roll)) OPERATOR(pg_catalog.>=) 0 AND default_post_roll OPERATOR(pg_catalog.<=) '10000 years'),
     default_state mojob.job_state NOT NULL DEFAULT 'draft'
         CHECK (default_state OPERATOR(pg_catalog.=) ANY (ARRAY['draft', 'tentative']::mojob.job_state[])),
     job_code_pattern text NOT NULL DEFAULT 'JOB-{seq:6}'
         CHECK (mojob.job_code_preview(job_code_pattern) IS NOT NULL),
     validation_horizon interval NOT NULL DEFAULT '60 minutes'
-        CHECK (validation_horizon OPERATOR(pg_catalog.>=) '0'),
+        CHECK (least(pg_catalog.date_part('year', validation_horizon), pg_catalog.date_part('month', validation_horizon), pg_catalog.date_part('day', validation_horizon), pg_catalog.date_part('hour', validation_horizon), pg_catalog.date_part('minute', validation_horizon), pg_catalog.date_part('microseconds', validation_horizon)) OPERATOR(pg_catalog.>=) 0 AND validation_horizon OPERATOR(pg_catalog.<=) '10000 years'),
     lock_timeout interval NOT NULL DEFAULT '15 minutes'
-        CHECK (lock_timeout OPERATOR(pg_catalog.>) '0')
+        CHECK (least(pg_catalog.date_part('year', lock_timeout), pg_catalog.date_part('month', lock_timeout), pg_catalog.date_part('day', lock_timeout), pg_catalog.date_part('hour', lock_timeout), pg_catalog.date_part('minute', lock_timeout), pg_catalog.date_part('microseconds', lock_timeout)) OPERATOR(pg_catalog.>=) 0 AND lock_timeout OPERATOR(pg_catalog.<=) '10000 years' AND lock_timeout OPERATOR(pg_catalog.>) '0')
 );
 COMMENT ON TABLE mojob.settings IS
     'mojob''s settings: one row, changed with UPDATE mojob.settings SET ...';
@@ -63,7 +67,40 @@ INSERT INTO mojob.settings DEFAULT VALUES;
 CREATE FUNCTION mojob.settings_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    d record;
 BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        -- Durations checked when written, with the design's 22023 (the
+        -- CHECK constraints say the same, for writes with triggers off):
+        -- no negative part ('1 month -29 days' compares as a day, yet put
+        -- a job's roll start after its start in March), at most 10,000
+        -- years (longer put now() + validation_horizon, or a lock's end,
+        -- outside the range of timestamptz), lock_timeout above zero.
+        FOR d IN SELECT * FROM (VALUES ('default_pre_roll', NEW.default_pre_roll, false),
+                                       ('default_post_roll', NEW.default_post_roll, false),
+                                       ('validation_horizon', NEW.validation_horizon, false),
+                                       ('lock_timeout', NEW.lock_timeout, true)) AS v(setting, value, positive)
+        LOOP
+            IF d.value IS NOT NULL
+               AND (extract(year FROM d.value) * 12 + extract(month FROM d.value) < 0
+                    OR extract(day FROM d.value) < 0
+                    OR extract(hour FROM d.value) * 3600 + extract(minute FROM d.value) * 60
+                       + extract(second FROM d.value) < 0
+                    OR d.value > interval '10000 years'
+                    OR (d.positive AND d.value <= interval '0')) THEN
+                RAISE EXCEPTION 'mojob.settings.% cannot be %', d.setting, d.value
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = CASE WHEN d.positive
+                                        THEN 'It must be above zero and at most 10,000 years, with no negative part.'
+                                        ELSE 'It must be at most 10,000 years, with no negative part.' END,
+                          HINT = 'Months, days and time must each be zero or more: write ''1 day'', not ''1 month -29 days''.';
+            END IF;
+        END LOOP;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        RETURN NEW;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         IF EXISTS (SELECT FROM mojob.settings) THEN
             UPDATE mojob.settings
@@ -84,9 +121,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mojob.settings_guard() IS
-    'Trigger keeping mojob.settings at exactly one row';
+    'Trigger keeping mojob.settings at exactly one row, and refusing (22023) a duration setting mojob cannot use';
 
-CREATE TRIGGER settings_guard BEFORE INSERT OR DELETE ON mojob.settings
+CREATE TRIGGER settings_guard BEFORE INSERT OR UPDATE OR DELETE ON mojob.settings
     FOR EACH ROW EXECUTE FUNCTION mojob.settings_guard();
 CREATE TRIGGER settings_guard_truncate BEFORE TRUNCATE ON mojob.settings
     FOR EACH STATEMENT EXECUTE FUNCTION mojob.settings_guard();

@@ -115,13 +115,25 @@ mojob_rebuild_bookings(PG_FUNCTION_ARGS)
 		1, argtypes, args, SPI_OK_SELECT);
 	changed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-	/* ...and bound each resource's bookings by the longest it has now. */
+	/*
+	 * ...and bound each resource's bookings by the longest it has now.  The
+	 * lengths are counted in exact microseconds, saturated at the largest
+	 * bigint as booking.c counts them: upper - lower as an interval wraps
+	 * (to a negative length) for a booking of over about 292,000 years, and
+	 * max() then chose a shorter booking's length, hiding the long one from
+	 * later checks.  The bound is written as days and microseconds (exact;
+	 * booking.c reads days as 24 hours).
+	 */
 	run("DELETE FROM mojob.booking_longest l WHERE NOT EXISTS "
 		"(SELECT FROM mojob.booking b WHERE b.resource_id = l.resource_id)",
 		0, NULL, NULL, SPI_OK_DELETE);
 	run("INSERT INTO mojob.booking_longest AS l (resource_id, longest) "
-		"SELECT resource_id, max(upper(held) - lower(held)) "
-		"FROM mojob.booking GROUP BY resource_id "
+		"SELECT resource_id, make_interval(days => (len / 86400000000)::integer)"
+		"                    + (len % 86400000000)::float8 * interval '1 microsecond' "
+		"FROM (SELECT resource_id,"
+		"             least(max(extract(epoch FROM upper(held)) - extract(epoch FROM lower(held))) * 1000000,"
+		"                   9223372036854775807)::bigint AS len"
+		"      FROM mojob.booking GROUP BY resource_id) m "
 		"ON CONFLICT (resource_id) DO UPDATE SET longest = excluded.longest "
 		"WHERE l.longest <> excluded.longest", 0, NULL, NULL, SPI_OK_INSERT);
 
