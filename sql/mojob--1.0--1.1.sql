@@ -45,9 +45,23 @@ REVOKE EXECUTE ON FUNCTION mojob.guard_recheck() FROM PUBLIC;
 
 CREATE FUNCTION mojob.verify(OUT check_name text, OUT ok boolean, OUT detail text)
 RETURNS SETOF record
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+-- Under a site's row security the caller would see only some jobs, nodes
+-- or bookings: the checks would report rows that are merely hidden, name
+-- hidden jobs, and miss over-bookings between them.  Refused instead.
+IF row_security_active('mojob.job') OR row_security_active('mojob.job_resource')
+   OR row_security_active('mojob.booking') OR row_security_active('mojob.job_event')
+   OR row_security_active('mojob.resource') THEN
+    RAISE EXCEPTION 'mojob.verify() cannot check what row security hides from %', current_user
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'Row security filters mojob''s tables for this role, so the invariants cannot be checked from its view.',
+              HINT = 'Call mojob.verify() as the owner of mojob''s tables, or as a role that bypasses row security.';
+END IF;
+RETURN QUERY
 -- The bookings mojob derives from the jobs and their nodes (booking.c): one
 -- per resolved node of a holding job (tentative, confirmed, running,
 -- completed: a completed job keeps them as the record of what it used), for
@@ -209,7 +223,8 @@ SELECT f.check_name, f.n = 0,
             WHEN f.check_name = 'settings' THEN f.what
             ELSE f.what || CASE WHEN f.n > 5 THEN format('; and %s more', f.n - 5) ELSE '' END END
 FROM found f
-ORDER BY f.k
+ORDER BY f.k;
+END
 $$;
 COMMENT ON FUNCTION mojob.verify() IS
     'Check every invariant mojob keeps (settings row, bookings as the jobs and nodes derive them, booking_longest, no over-booking and no disabled resource held from now on, history ending in each job''s state): one row per check, with what is wrong';

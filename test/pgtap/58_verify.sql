@@ -23,7 +23,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO';
-SELECT plan(53);
+SELECT plan(56);
 
 \ir helpers/reservations.psql
 
@@ -243,6 +243,23 @@ SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'mojob.verify()'::regproced
 SELECT isnt(obj_description('mojob.verify()'::regprocedure, 'pg_proc'), NULL, 'verify() has a comment');
 SELECT isnt(obj_description('mojob.rebuild_bookings()'::regprocedure, 'pg_proc'), NULL, 'rebuild_bookings() has a comment');
 SELECT is(pg_temp.failing(), '', 'verify() is clean at the end');
+
+-- Under a site's row security the viewer would check only what it sees
+-- (hidden jobs' bookings reported as stray, over-bookings between hidden
+-- jobs missed): verify() refuses (42501) instead; the owner still checks.
+ALTER TABLE mojob.job ENABLE ROW LEVEL SECURITY;
+CREATE POLICY verify_hides ON mojob.job USING (name NOT LIKE 'secret%');
+SET ROLE mojob_viewer;
+SELECT throws_ok('SELECT * FROM mojob.verify()', '42501', NULL,
+    'under row security on mojob.job, verify() refuses the viewer (42501)');
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM mojob.verify() WHERE ok), (SELECT count(*)::int FROM mojob.verify()),
+    'the owner, whom row security does not filter, still gets every check');
+DROP POLICY verify_hides ON mojob.job;
+ALTER TABLE mojob.job DISABLE ROW LEVEL SECURITY;
+SET ROLE mojob_viewer;
+SELECT lives_ok('SELECT * FROM mojob.verify()', 'without row security the viewer may call it again');
+RESET ROLE;
 
 \ir helpers/invariants.psql
 SELECT * FROM finish();
