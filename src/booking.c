@@ -630,7 +630,9 @@ mojob_lock_resources(const int64 *ids, int n, MojobResource *out, LockTupleMode 
 		if (out == NULL)
 			continue;
 		out[i].id = ids[i];
-		out[i].name = TextDatumGetCString(slot_getattr(locked, att_name, &isnull));
+		/* The owner may have dropped NOT NULL: see resource_name(). */
+		cap = slot_getattr(locked, att_name, &isnull);
+		out[i].name = isnull ? pstrdup("(no name)") : TextDatumGetCString(cap);
 		out[i].enabled = DatumGetBool(slot_getattr(locked, att_enabled, &isnull));
 		out[i].concurrency = DatumGetInt32(slot_getattr(locked, att_concurrency, &isnull));
 		cap = slot_getattr(locked, att_capacity, &isnull);

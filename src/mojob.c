@@ -12,6 +12,7 @@
 #include "access/tupconvert.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -48,6 +49,35 @@ static MojobCatalog catalog;
 static void mojob_spi_unwind(SubTransactionId subid);
 static bool catalog_valid = false;
 
+/*
+ * Columns whose values mojob's C code reads as they are, relying on their
+ * NOT NULL constraint (the ones it checks for NULL itself, such as the
+ * settings and a resource's name, are not listed).  required_valid is
+ * cleared when one of their tables (required_rel) changes.
+ */
+static const struct
+{
+	const char *table;
+	const char *column;
+}			required_columns[] =
+{
+	{"booking", "node_id"}, {"booking", "job_id"}, {"booking", "resource_id"},
+	{"booking", "held"}, {"booking", "amount"},
+	{"job", "code"}, {"job", "state"}, {"job", "priority"},
+	{"job", "pre_roll_start"}, {"job", "start_at"}, {"job", "end_at"},
+	{"job", "post_roll_end"}, {"job", "version"},
+	{"job_resource", "job_id"}, {"job_resource", "amount"},
+	{"job_resource", "required_capabilities"},
+	{"recurrence", "rule"}, {"recurrence", "time_zone"}, {"recurrence", "state"},
+	{"recurrence", "dtstart"}, {"recurrence", "horizon"},
+	{"recurrence", "instance_state"}, {"recurrence", "extended_until"},
+	{"recurrence", "template_job"},
+	{"resource", "enabled"}, {"resource", "concurrency"}, {"resource", "capabilities"},
+};
+#define NUM_REQUIRED_COLUMNS lengthof(required_columns)
+static Oid	required_rel[NUM_REQUIRED_COLUMNS];
+static bool required_valid = false;
+
 static MojobJobAttrs job_attrs;
 static Oid	job_attrs_rel = InvalidOid;
 static MojobNodeAttrs node_attrs;
@@ -60,6 +90,7 @@ static void
 invalidate_type_cache(Datum arg, int cacheid, uint32 hashvalue)
 {
 	catalog_valid = false;
+	required_valid = false;
 	/* A domain's default may be a column default of mojob.job_resource. */
 	mojob_nodes_direct_invalidate(InvalidOid);
 }
@@ -82,6 +113,53 @@ invalidate_rel_cache(Datum arg, Oid relid)
 		relid == catalog.code_seq || relid == catalog.job_seq ||
 		relid == catalog.node_pkey || relid == catalog.node_seq)
 		catalog_valid = false;
+	for (int i = 0; i < (int) NUM_REQUIRED_COLUMNS; i++)
+		if (relid == InvalidOid || relid == required_rel[i])
+			required_valid = false;
+}
+
+/*
+ * Refuse to work (42P16) when the owner dropped the NOT NULL constraint of
+ * a column mojob reads as it is: a NULL there would otherwise be read as a
+ * value (and crash the backend for text, ranges and numerics).
+ */
+static void
+check_required_columns(Oid nsp)
+{
+	for (int i = 0; i < (int) NUM_REQUIRED_COLUMNS; i++)
+	{
+		Oid			rel = get_relname_relid(required_columns[i].table, nsp);
+		HeapTuple	tup;
+		bool		notnull;
+
+		if (!OidIsValid(rel))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("table mojob.%s does not exist", required_columns[i].table),
+					 errhint("Re-create the extension from a dump.")));
+		required_rel[i] = rel;
+		tup = SearchSysCacheAttName(rel, required_columns[i].column);
+		if (!HeapTupleIsValid(tup))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of mojob.%s does not exist",
+							required_columns[i].column, required_columns[i].table),
+					 errdetail("mojob reads and writes that column of its table; it was renamed or dropped."),
+					 errhint("Give it back its name and type (ALTER TABLE mojob.%s RENAME COLUMN ... TO %s), "
+							 "or re-create the extension from a dump.",
+							 required_columns[i].table, required_columns[i].column)));
+		notnull = ((Form_pg_attribute) GETSTRUCT(tup))->attnotnull;
+		ReleaseSysCache(tup);
+		if (!notnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("column \"%s\" of mojob.%s is no longer NOT NULL",
+							required_columns[i].column, required_columns[i].table),
+					 errdetail("mojob reads that column as a value in every row; its NOT NULL constraint was dropped."),
+					 errhint("Give it back its constraint: ALTER TABLE mojob.%s ALTER COLUMN %s SET NOT NULL.",
+							 required_columns[i].table, required_columns[i].column)));
+	}
+	required_valid = true;
 }
 
 /* Discard what a transaction left behind; wake the scheduler if it committed. */
@@ -186,8 +264,8 @@ _PG_init(void)
 }
 
 /* The OIDs mojob needs, looked up once per backend. */
-const MojobCatalog *
-mojob_catalog(void)
+static const MojobCatalog *
+catalog_load(void)
 {
 	if (!catalog_valid)
 	{
@@ -277,11 +355,34 @@ mojob_catalog(void)
 	return &catalog;
 }
 
+/*
+ * mojob's catalog, for code that reads or writes its tables: it refuses to
+ * work when a column it reads as a value lost its NOT NULL constraint.
+ */
+const MojobCatalog *
+mojob_catalog(void)
+{
+	catalog_load();
+	if (!required_valid)
+		check_required_columns(catalog.namespace);
+	return &catalog;
+}
+
+/*
+ * mojob's types only, for the functions that read no table (the state
+ * table's, used in index expressions and views, and the state conversions).
+ */
+const MojobCatalog *
+mojob_catalog_types(void)
+{
+	return catalog_load();
+}
+
 /* The state an enum label OID stands for. */
 MojobState
 mojob_state_from_oid(Oid label)
 {
-	const MojobCatalog *c = mojob_catalog();
+	const MojobCatalog *c = mojob_catalog_types();
 
 	for (int i = 0; i < MJ_NUM_STATES; i++)
 		if (c->state_oid[i] == label)
@@ -293,7 +394,7 @@ mojob_state_from_oid(Oid label)
 Datum
 mojob_state_datum(MojobState state)
 {
-	return ObjectIdGetDatum(mojob_catalog()->state_oid[state]);
+	return ObjectIdGetDatum(mojob_catalog_types()->state_oid[state]);
 }
 
 /* Where column "column" is in desc (not dropped), or InvalidAttrNumber. */
@@ -712,6 +813,7 @@ spi_connect(bool as_owner)
 
 	if (spi_depth >= MAX_SPI_DEPTH)
 		elog(ERROR, "mojob calls nest too deeply");
+	(void) mojob_catalog();		/* refuses where a column lost NOT NULL */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	level = &spi_levels[spi_depth];

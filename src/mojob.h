@@ -129,6 +129,7 @@ typedef struct MojobCatalog
 } MojobCatalog;
 
 extern const MojobCatalog *mojob_catalog(void);
+extern const MojobCatalog *mojob_catalog_types(void);
 extern MojobState mojob_state_from_oid(Oid label);
 extern Datum mojob_state_datum(MojobState state);
 

@@ -330,7 +330,7 @@ check_assignment(const NodeRow *n, const char *code)
 {
 	static MojobPlan plan;
 	static const char *sql =
-		"SELECT r.name, "
+		"SELECT coalesce(r.name, '(no name)'), "
 		"  $2::bigint IS NULL OR EXISTS (SELECT FROM mojob.pool_member m "
 		"                                WHERE m.pool_id = $2 AND m.resource_id = r.id), "
 		"  (SELECT p.name FROM mojob.pool p WHERE p.id = $2), "

@@ -234,7 +234,7 @@ mojob_board_states(PG_FUNCTION_ARGS)
 	char	   *board;
 	Datum		elems[MJ_NUM_STATES];
 	int			n = 0;
-	const MojobCatalog *c = mojob_catalog();
+	const MojobCatalog *c = mojob_catalog_types();
 
 	board = DatumGetCString(DirectFunctionCall1(enum_out, mojob_arg_datum(fcinfo, 0, "board")));
 	for (int i = 0; i < MJ_NUM_STATES; i++)
@@ -307,7 +307,7 @@ mojob_action_states(PG_FUNCTION_ARGS)
 	const char *action = board_action_arg(fcinfo, 0);
 	Datum		elems[MJ_NUM_STATES];
 	int			n = 0;
-	const MojobCatalog *c = mojob_catalog();
+	const MojobCatalog *c = mojob_catalog_types();
 
 	for (int s = 0; s < MJ_NUM_STATES; s++)
 		if (board_action_open(action, (MojobState) s))
@@ -345,7 +345,7 @@ mojob_action_open(PG_FUNCTION_ARGS)
 		memcmp(VARDATA_ANY(c->action), VARDATA_ANY(action), VARSIZE_ANY_EXHDR(action)) != 0)
 	{
 		const char *name = board_action_arg(fcinfo, 0);
-		const MojobCatalog *cat = mojob_catalog();
+		const MojobCatalog *cat = mojob_catalog_types();
 		MemoryContext old;
 		ActionOpenCache *fresh;
 
