@@ -30,7 +30,7 @@ COMMENT ON FUNCTION mojob.guard_recheck() IS
     'Trigger refusing a row of mojob.job or mojob.job_resource that a site''s trigger changed after the guard approved it';
 CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE ON mojob.job
     FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();
-CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE ON mojob.job_resource
+CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE OR DELETE ON mojob.job_resource
     FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();
 REVOKE EXECUTE ON FUNCTION mojob.guard_recheck() FROM PUBLIC;
 
@@ -996,7 +996,7 @@ COMMENT ON COLUMN mojob.recurrence.horizon IS 'Instances are created up to now()
 -- checked by mojob_guard_recheck too
 -- =====================================================================
 COMMENT ON FUNCTION mojob.guard_recheck() IS
-    'Trigger refusing a row of mojob.job, mojob.job_resource or mojob.resource that a site''s trigger changed after the guard approved it';
+    'Trigger refusing a row of mojob.job, mojob.job_resource or mojob.resource that a site''s trigger changed after the guard approved it, and a node delete such a trigger skipped';
 CREATE TRIGGER mojob_guard_recheck AFTER UPDATE ON mojob.resource
     FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();
 

@@ -494,10 +494,10 @@ COMMENT ON FUNCTION mojob.guard_pending() IS
 CREATE FUNCTION mojob.guard_recheck() RETURNS trigger
 LANGUAGE C AS 'MODULE_PATHNAME', 'mojob_guard_recheck';
 COMMENT ON FUNCTION mojob.guard_recheck() IS
-    'Trigger refusing a row of mojob.job, mojob.job_resource or mojob.resource that a site''s trigger changed after the guard approved it';
+    'Trigger refusing a row of mojob.job, mojob.job_resource or mojob.resource that a site''s trigger changed after the guard approved it, and a node delete such a trigger skipped';
 CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE ON mojob.job
     FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();
-CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE ON mojob.job_resource
+CREATE TRIGGER mojob_guard_recheck AFTER INSERT OR UPDATE OR DELETE ON mojob.job_resource
     FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();
 CREATE TRIGGER mojob_guard_recheck AFTER UPDATE ON mojob.resource
     FOR EACH ROW WHEN (mojob.guard_pending()) EXECUTE FUNCTION mojob.guard_recheck();

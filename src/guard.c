@@ -1157,7 +1157,8 @@ static char *
 later_triggers(TriggerData *td)
 {
 	TriggerDesc *trigdesc = td->tg_relation->trigdesc;
-	int16		event = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? TRIGGER_TYPE_INSERT : TRIGGER_TYPE_UPDATE;
+	int16		event = TRIGGER_FIRED_BY_INSERT(td->tg_event) ? TRIGGER_TYPE_INSERT :
+		TRIGGER_FIRED_BY_DELETE(td->tg_event) ? TRIGGER_TYPE_DELETE : TRIGGER_TYPE_UPDATE;
 	StringInfoData names;
 
 	if (trigdesc == NULL)
@@ -1252,7 +1253,10 @@ guard_name(Oid relid)
 
 /*
  * Trigger mojob_guard_recheck: AFTER INSERT OR UPDATE ON mojob.job and
- * mojob.job_resource FOR EACH ROW WHEN (mojob.guard_pending()).
+ * mojob.resource, AFTER INSERT OR UPDATE OR DELETE ON mojob.job_resource
+ * (the node guard releases a deleted node's booking before the delete: a
+ * delete skipped after it would leave the node holding nothing), FOR EACH
+ * ROW WHEN (mojob.guard_pending()).
  */
 PG_FUNCTION_INFO_V1(mojob_guard_recheck);
 Datum
@@ -1270,11 +1274,10 @@ mojob_guard_recheck(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_AFTER(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mojob_guard_recheck must be fired AFTER INSERT OR UPDATE ... FOR EACH ROW")));
+				 errmsg("mojob_guard_recheck must be fired AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW")));
 	c = mojob_catalog();
 	rel = td->tg_relation;
 	relid = RelationGetRelid(rel);
@@ -1294,6 +1297,12 @@ mojob_guard_recheck(PG_FUNCTION_ARGS)
 
 		if (a->relid != relid || a->id != id)
 			continue;
+		/* A delete the guard approved (its bookkeeping done) took place. */
+		if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		{
+			forget_approved(i);
+			break;
+		}
 		for (int k = 0; k < desc->natts; k++)
 		{
 			Form_pg_attribute attr = TupleDescAttr(desc, k);

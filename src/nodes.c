@@ -655,7 +655,13 @@ mojob_node_guard(PG_FUNCTION_ARGS)
 		mojob_guard_approved(td, row, mojob_node_attrs(td->tg_relation)->id);
 		return PointerGetDatum(row);
 	}
-	return PointerGetDatum(node_delete(td));
+	{
+		HeapTuple	row = node_delete(td);
+
+		/* Its booking is gone: the delete must happen (guard.c's recheck). */
+		mojob_guard_approved(td, row, mojob_node_attrs(td->tg_relation)->id);
+		return PointerGetDatum(row);
+	}
 }
 
 /* ---------------------------------------------------------------------

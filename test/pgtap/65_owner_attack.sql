@@ -14,7 +14,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
-SELECT plan(23);
+SELECT plan(27);
 
 INSERT INTO mojob.resource (name, capabilities) VALUES ('studio', '{uhd}') RETURNING id AS r1 \gset
 INSERT INTO mojob.resource (name, capabilities) VALUES ('camera', '{uhd}') RETURNING id AS r2 \gset
@@ -140,6 +140,24 @@ SELECT throws_ok(format('SELECT mojob.create_job(''y'', now() + interval ''1 day
 SELECT is((SELECT count(*) FROM mojob.booking WHERE resource_id = :r1), 2::bigint, 'its bookings are all there');
 UPDATE mojob.resource SET name = 'r' || id;
 ALTER TABLE mojob.resource ALTER COLUMN name SET NOT NULL;
+
+-- A site's BEFORE DELETE trigger on mojob.job_resource named after the node
+-- guard, that skips the delete: the guard had released the node's booking,
+-- so the node stayed, holding nothing, and another job took its resource.
+-- The delete is now refused (27000), the booking kept.
+INSERT INTO mojob.resource (name) VALUES ('skip desk') RETURNING id AS rs \gset
+SELECT id AS js FROM mojob.create_job('held', now() + interval '6 days', now() + interval '6 days 1 hour',
+                                      state => 'tentative', resources => ARRAY[:rs]::bigint[]) \gset
+CREATE FUNCTION pg_temp.skip_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER zzz_skip BEFORE DELETE ON mojob.job_resource FOR EACH ROW EXECUTE FUNCTION pg_temp.skip_row();
+SELECT throws_ok(format('DELETE FROM mojob.job_resource WHERE job_id = %s', :js), '27000', NULL,
+    'a node delete skipped by a site trigger that fires after the node guard is refused');
+SELECT is((SELECT count(*)::int FROM mojob.booking WHERE job_id = :js), 1, 'the node keeps its booking');
+SELECT throws_ok(format('SELECT mojob.create_job(''rival'', now() + interval ''6 days'', now() + interval ''6 days 1 hour'', state => ''tentative'', resources => ARRAY[%s]::bigint[])', :rs),
+    'MJ005', NULL, 'and another job still cannot take its resource');
+DROP TRIGGER zzz_skip ON mojob.job_resource;
+SELECT lives_ok(format('DELETE FROM mojob.job_resource WHERE job_id = %s', :js),
+    'without that trigger the node is deleted');
 
 \ir helpers/invariants.psql
 SELECT * FROM finish();
