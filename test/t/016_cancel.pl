@@ -1,4 +1,4 @@
-# Every mojob call can be canceled (DESIGN.md section 9): statement_timeout,
+# Part 1. Every mojob call can be canceled (DESIGN.md section 9): statement_timeout,
 # pg_cancel_backend and pg_terminate_backend end it within a second,
 # however hostile its arguments.
 #
@@ -19,6 +19,17 @@
 # 0.02 s, timeline 0.2 s; timeline_svg over 100,000 bookings ran more than
 # 10 minutes (canceled), the case this test signals.
 
+# Part 2. The scheduler keeps time against locks a user session holds that
+# test/t/015_scheduler_locks.pl does not take: the settings row FOR UPDATE
+# and FOR SHARE (a role with UPDATE on mojob.settings), a pool row and
+# booking_longest rows FOR UPDATE (roles with UPDATE on them), advisory
+# locks (any role).  Each is held while the worker restarts (its first pass
+# extends the recurrences) and a job due 5 s after it began must start within a
+# second.  LOCK TABLE mojob.job IN SHARE MODE, which PostgreSQL lets any
+# role with UPDATE on the table take (the planner), stops every time
+# transition while held: nothing can write mojob.job then.  That is
+# measured and reported (diag), and the job must start once it is released.
+
 use strict;
 use warnings FATAL => 'all';
 
@@ -31,7 +42,8 @@ use Time::HiRes qw(usleep time);
 
 my $node = PostgreSQL::Test::Cluster->new('cancel');
 $node->init;
-$node->append_conf('postgresql.conf', "max_connections = 20\n");
+$node->append_conf('postgresql.conf',
+	"max_connections = 20\nshared_preload_libraries = 'mojob'\nmojob.database = 'postgres'\n");
 $node->start;
 
 sub sql
@@ -169,6 +181,107 @@ for my $b (@bounded)
 	$h->finish;
 	my $took = time - $t0;
 	ok($took < 1, sprintf('%s: ends unsignaled within a second (%.3f s): bounded, nothing to cancel', $label, $took));
+}
+
+# ---------------------------------------------------------------------
+# Part 2. Locks users hold, and the scheduler
+# ---------------------------------------------------------------------
+
+sql(q{
+	CREATE ROLE admin LOGIN IN ROLE mojob_viewer;
+	GRANT UPDATE ON mojob.settings, mojob.pool, mojob.booking_longest TO admin;
+	INSERT INTO mojob.pool (id, name) VALUES (1, 'cameras');
+});
+my $series = sql(q{
+	SELECT (mojob.make_recurring(
+		(mojob.create_job('daily show', date_trunc('hour', now()) + interval '1 day 30 minutes',
+		                  date_trunc('hour', now()) + interval '1 day 40 minutes',
+		                  state => 'tentative')).id,
+		'FREQ=DAILY', 'UTC', '3 days')).id});
+
+sub worker_pid
+{
+	return sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'mojob scheduler' AND datname = 'postgres'");
+}
+
+sub restart_worker
+{
+	my $old = worker_pid();
+	sql("SELECT pg_terminate_backend($old)") if $old ne '';
+	my $deadline = time + 30;
+	while (time < $deadline)
+	{
+		my $pid = worker_pid();
+		return $pid if $pid =~ /^\d+$/ && $pid ne $old;
+		usleep(100_000);
+	}
+	die 'no new worker';
+}
+
+sub wait_running
+{
+	my ($id, $secs) = @_;
+	my $deadline = time + $secs;
+	while (time < $deadline)
+	{
+		return 1 if sql("SELECT state FROM mojob.job WHERE id = $id") eq 'running';
+		usleep(50_000);
+	}
+	return 0;
+}
+
+sub lateness
+{
+	my ($id) = @_;
+	return sql("SELECT extract(epoch FROM e.at - j.start_at) FROM mojob.job_event e JOIN mojob.job j ON j.id = e.job_id "
+		  . "WHERE e.job_id = $id AND e.from_state = 'confirmed' AND e.cause = 'time'");
+}
+
+# Hold $take in a transaction of $role, restart the worker, and time a job
+# due 3 s later; returns its lateness ('' if it did not start while held).
+sub held
+{
+	my ($label, $role, $take) = @_;
+	sql("UPDATE mojob.recurrence SET horizon = horizon + interval '1 day' WHERE id = $series");
+	my $job = sql("SELECT id FROM mojob.create_job('unrelated to the $label', clock_timestamp() + interval '5 s', "
+		  . "clock_timestamp() + interval '10 min', state => 'tentative')");
+	sql("SELECT state FROM mojob.confirm($job)");
+	my $holder = $node->background_psql('postgres', on_error_stop => 1, extra_params => [ '-U', $role ]);
+	$holder->query_safe('BEGIN');
+	$holder->query_safe($_) for @$take;
+	restart_worker();
+	my $on_time = wait_running($job, 8);
+	$holder->query_safe('ROLLBACK');
+	$holder->quit;
+	ok(wait_running($job, 30), "$label: the job starts once the lock is released");
+	my $late = lateness($job);
+	return ($on_time, $late);
+}
+
+my @lates;
+for my $case (
+	[ 'settings row held FOR UPDATE', 'admin', ['SELECT FROM mojob.settings FOR UPDATE'] ],
+	[ 'settings row held FOR SHARE', 'admin', ['SELECT FROM mojob.settings FOR SHARE'] ],
+	[ 'pool row held FOR UPDATE', 'admin', ['SELECT FROM mojob.pool WHERE id = 1 FOR UPDATE'] ],
+	[ 'booking_longest rows held FOR UPDATE', 'admin', ['SELECT FROM mojob.booking_longest FOR UPDATE'] ],
+	[ 'advisory locks held', 'viewer', ['SELECT pg_advisory_xact_lock(k) FROM generate_series(0, 100) k',
+	                                   'SELECT pg_advisory_xact_lock(k, j) FROM generate_series(0, 10) k, generate_series(0, 10) j'] ])
+{
+	my ($label, $role, $take) = @$case;
+	my ($on_time, $late) = held($label, $role, $take);
+	ok($on_time && $late ne '' && $late >= 0 && $late < 1,
+		"$label: an unrelated job starts within a second (lateness " . ($late eq '' ? 'none' : "$late s") . ')');
+	push @lates, "$label $late";
+}
+diag('lateness under held locks (s): ' . join(', ', @lates));
+
+# A table lock the planner may take (UPDATE on mojob.job lets it): every
+# write of mojob.job waits, the worker's too.  Reported, not a promise.
+{
+	my ($on_time, $late) = held('planner LOCK TABLE mojob.job IN SHARE MODE', 'planner',
+		['LOCK TABLE mojob.job IN SHARE MODE']);
+	diag("LOCK TABLE mojob.job IN SHARE MODE held by a planner past a job's due time: the due job " .
+		($on_time ? 'started on time' : 'waited for the lock') . " (lateness $late s)");
 }
 
 MojobInvariants::check_all($node);
