@@ -1174,9 +1174,9 @@ try_series(int64 id, TimestampTz at, TimestampTz count_from, MemoryContext cxt, 
  * Returns how many instances were created.  Cancellation and shutdown, and
  * errors that doom the transaction, end the call.
  *
- * The 5,000-instance cap counts the occurrences from at to at + horizon;
- * only the owner may extend more than a day ahead of now
- * (mojob_extend_recurrences).
+ * The 5,000-instance cap counts the occurrences from now (from at, for
+ * the owner's extension more than a day ahead) to at + horizon; only the
+ * owner may extend more than a day ahead of now (mojob_extend_recurrences).
  */
 int64
 mojob_extend_all_report(TimestampTz at, MojobExtendReport *report)
@@ -1191,7 +1191,16 @@ mojob_extend_all_report(TimestampTz at, MojobExtendReport *report)
 		"SELECT FROM mojob.recurrence WHERE false FOR NO KEY UPDATE";
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		args[1] = {TimestampTzGetDatum(at)};
-	TimestampTz count_from = at;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	/*
+	 * The cap counts from now, not from at, for an extension at most a day
+	 * ahead (anyone's): counted from at, a planner's extension to now + 1
+	 * day left that day uncounted, and a series with a horizon of a day
+	 * could hold twice the cap.  The owner's extension further ahead
+	 * counts from at.
+	 */
+	TimestampTz count_from = (at > now && at - now > USECS_PER_DAY) ? at : Min(at, now);
 	MemoryContext cxt = CurrentMemoryContext;
 	int64	   *ids;
 	uint64		n;

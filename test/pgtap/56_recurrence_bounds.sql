@@ -15,7 +15,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;
 SET TimeZone = 'UTC';
-SELECT plan(37);
+SELECT plan(39);
 
 CREATE ROLE recur_viewer NOLOGIN;
 GRANT USAGE ON SCHEMA mojob TO recur_viewer;
@@ -199,6 +199,18 @@ SELECT is((SELECT count(*)::int FROM mojob.job j JOIN mojob.recurrence r ON r.id
 SELECT is((SELECT extended_until < now() + interval '1 day 1 year' FROM mojob.recurrence
            WHERE rule = 'FREQ=NEVER'), true,
     'the failing series was left as it was');
+
+-- The cap counts from now for an extension up to a day ahead: a planner's
+-- series of 4,000-odd instances in a one-day horizon, extended to now + 1
+-- day, would otherwise hold twice the cap (the day before at uncounted).
+SET ROLE recur_planner;
+SELECT mojob.make_recurring(pg_temp.job('every 20 s', 0), 'FREQ=SECONDLY;INTERVAL=20', 'UTC', '1 day') IS NOT NULL AS made \gset
+SELECT lives_ok($$ SELECT mojob.extend_recurrences(now() + interval '1 day') $$,
+    'a planner''s extension a day ahead runs (the series over the cap is left as it was)');
+RESET ROLE;
+SELECT cmp_ok((SELECT count(*)::int FROM mojob.job j JOIN mojob.recurrence r ON r.id = j.recurrence_id
+               WHERE r.rule = 'FREQ=SECONDLY;INTERVAL=20'), '<=', 5000,
+    'so no series holds more than 5,000 instances');
 
 \ir helpers/invariants.psql
 SELECT * FROM finish();
