@@ -898,7 +898,7 @@ COMMENT ON FUNCTION mojob.xml_text(text) IS
     'Text escaped for XML; characters XML 1.0 does not allow (control characters but tab, newline and carriage return; U+FFFE, U+FFFF) and DEL become U+FFFD';
 
 -- ---------------------------------------------------------------------
--- Windows under attack, second round (DESIGN section 9): duplicate()
+-- Windows under attack, second round (README.md, "Guarantees"): duplicate()
 -- keeps lengths and rolls exactly however long (no timestamptz -
 -- timestamptz, which wraps around beyond about 292,000 years); the bound
 -- mojob.booking_longest is lowered again when a long booking goes.
@@ -1031,7 +1031,7 @@ ALTER TABLE mojob.settings
     ADD CONSTRAINT settings_validation_horizon_check CHECK (least(pg_catalog.date_part('year', validation_horizon), pg_catalog.date_part('month', validation_horizon), pg_catalog.date_part('day', validation_horizon), pg_catalog.date_part('hour', validation_horizon), pg_catalog.date_part('minute', validation_horizon), pg_catalog.date_part('microseconds', validation_horizon)) OPERATOR(pg_catalog.>=) 0 AND validation_horizon OPERATOR(pg_catalog.<=) '10000 years'),
     DROP CONSTRAINT settings_lock_timeout_check,
     ADD CONSTRAINT settings_lock_timeout_check CHECK (least(pg_catalog.date_part('year', lock_timeout), pg_catalog.date_part('month', lock_timeout), pg_catalog.date_part('day', lock_timeout), pg_catalog.date_part('hour', lock_timeout), pg_catalog.date_part('minute', lock_timeout), pg_catalog.date_part('microseconds', lock_timeout)) OPERATOR(pg_catalog.>=) 0 AND lock_timeout OPERATOR(pg_catalog.<=) '10000 years' AND lock_timeout OPERATOR(pg_catalog.>) '0');
--- The same, with the design's 22023 naming the setting: the settings guard
+-- The same, refused with 22023 naming the setting: the settings guard
 -- now fires on UPDATE too.
 CREATE OR REPLACE FUNCTION mojob.settings_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -1040,7 +1040,7 @@ DECLARE
     d record;
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        -- Durations checked when written, with the design's 22023 (the
+        -- Durations checked when written, refused with 22023 (the
         -- CHECK constraints say the same, for writes with triggers off):
         -- no negative part ('1 month -29 days' compares as a day, yet put
         -- a job's roll start after its start in March), at most 10,000

@@ -71,7 +71,7 @@ DECLARE
     d record;
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        -- Durations checked when written, with the design's 22023 (the
+        -- Durations checked when written, refused with 22023 (the
         -- CHECK constraints say the same, for writes with triggers off):
         -- no negative part ('1 month -29 days' compares as a day, yet put
         -- a job's roll start after its start in March), at most 10,000

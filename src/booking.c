@@ -1574,7 +1574,7 @@ mojob_resource_usage(PG_FUNCTION_ARGS)
 
 	/*
 	 * The bookings are read as the tables' owner: only those who may read
-	 * the jobs may see them summarized (the design, section 9).
+	 * the jobs may see them summarized (README.md, "Roles").
 	 */
 	if (pg_class_aclcheck(mojob_catalog()->job_rel, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		ereport(ERROR,

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# The fuzz suite (README "Guarantees"; the design's promises under attack):
+# The fuzz suite (README "Guarantees": mojob's promises under attack):
 # every function of schema mojob, read from pg_proc so that a new one is
 # covered without editing this file, called as the README's planner and
 # viewer with generated hostile arguments, each call under statement_timeout
@@ -24,7 +24,7 @@
 #   * loses the connection (the backend crashed: "crash");
 #   * runs more than a second past statement_timeout ("overrun": it was not
 #     canceled in time; the suite then terminates it, or kills it);
-#   * raises a SQLSTATE outside the design's list (MJ001-MJ006, MJ404,
+#   * raises a SQLSTATE outside README.md's list (MJ001-MJ006, MJ404,
 #     42501, 22021, 22008, 22023), the table constraints' 23xxx, and 57014
 #     (the timeout itself): XX000, 22P02, 42883, 54001 and the like are bugs;
 #   * writes anything as the viewer ("viewer-write": the transaction was

@@ -1,4 +1,4 @@
--- Time windows and bookings under attack (DESIGN.md sections 2, 4 and 9):
+-- Time windows and bookings under attack (README.md, "Guarantees"):
 --
 --   * no window, however long or close to the limits of timestamptz, hides
 --     a booking from the check (a window longer than 64 bits of

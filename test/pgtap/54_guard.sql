@@ -1,5 +1,5 @@
--- The guard under a careless owner and a site's own triggers (DESIGN.md
--- sections 1, 3, 6 and 9):
+-- The guard under a careless owner and a site's own triggers (README.md,
+-- "Guarantees"):
 --
 --   * a column mojob relies on, renamed, dropped or retyped by the owner,
 --     makes mojob's calls refuse with an error naming it (42703, 42804),

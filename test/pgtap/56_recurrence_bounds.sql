@@ -1,4 +1,4 @@
--- Recurrences and arguments under attack (DESIGN.md section 9):
+-- Recurrences and arguments under attack (README.md, "Guarantees"):
 --
 --   * every call can be canceled: a rule libical would search without end
 --     (BY-parts that never match, a frequency too fine for its window) is

@@ -1,5 +1,5 @@
 -- The functions written in SQL, against hostile input and thin rights
--- (the design, section 9; issue 15, items 3 and 9):
+-- (README.md, "Guarantees"; issue 15, items 3 and 9):
 --
 --   * a job code pattern whose codes could not be sent in a notification
 --     (longer than 1,000 bytes) is refused when it is written (22023); one

@@ -1,4 +1,4 @@
--- mojob.verify() and mojob.rebuild_bookings() (DESIGN.md section 9):
+-- mojob.verify() and mojob.rebuild_bookings() (README.md, "Guarantees"):
 --
 --   * verify() returns one row per invariant, all ok on data made by mojob's
 --     functions (jobs in every state, a running job's swapped node with its

@@ -1,4 +1,4 @@
--- Windows and bookings under attack, second round (DESIGN.md section 9):
+-- Windows and bookings under attack, second round (README.md, "Guarantees"):
 -- variants of the cases 53_windows.sql covers.
 --
 --   * a node's own window with an infinite bound moves with its job (the

@@ -1,5 +1,5 @@
--- Ids and row types under a hostile planner and a careless owner (DESIGN.md
--- section 9):
+-- Ids and row types under a hostile planner and a careless owner (README.md,
+-- "Guarantees"):
 --
 --   * a column mojob does not rely on, added and dropped by the owner,
 --     breaks nothing: every function returning a row of mojob.job,

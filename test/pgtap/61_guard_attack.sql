@@ -1,5 +1,5 @@
--- The guard, identity and the careless owner, second round (DESIGN.md
--- section 9):
+-- The guard, identity and the careless owner, second round (README.md,
+-- "Guarantees"):
 --
 --   * a NULL written into a column a guard reads never crashes the
 --     backend: the guard lets NOT NULL refuse it (23502), as a planner

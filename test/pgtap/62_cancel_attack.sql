@@ -1,4 +1,4 @@
--- Cancellation under attack, second round (DESIGN.md section 9: every call
+-- Cancellation under attack, second round (README.md, "Guarantees": every call
 -- can be canceled within a second, however hostile its rule):
 --
 --   * a BYSETPOS beyond the set a period can really hold (an ordinal BYDAY

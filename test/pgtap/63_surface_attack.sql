@@ -1,4 +1,4 @@
--- The SQL surface under attack (issue 15; DESIGN.md section 9), what broke
+-- The SQL surface under attack (issue 15; README.md, "Guarantees"), what broke
 -- in a second round:
 --   * mojob.rebuild_bookings() bounded a resource's bookings by
 --     max(upper(held) - lower(held)): for a booking of over about 292,000

@@ -1,6 +1,6 @@
--- The careless owner, third round (DESIGN.md section 9: "a backend never
--- crashes: when an owner renames or drops a column mojob relies on, mojob's
--- functions refuse with an error naming it"):
+-- The careless owner, third round (README.md, "Guarantees"): a backend never
+-- crashes; when an owner renames or drops a column mojob relies on, or
+-- drops its NOT NULL, mojob's functions refuse with an error naming it.
 --
 --   * the owner drops NOT NULL on a column mojob's C code reads as a value
 --     and stores a NULL there (with its triggers disabled, as a data-only restore does): each of

@@ -1,4 +1,4 @@
-# The scheduler keeps time against what users do (DESIGN.md section 9):
+# The scheduler keeps time against what users do (README.md, "Guarantees"):
 #
 #  1. no lock a user session holds delays an unrelated job's time
 #     transition by a second or more: a series row held FOR UPDATE by a

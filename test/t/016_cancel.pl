@@ -1,4 +1,4 @@
-# Part 1. Every mojob call can be canceled (DESIGN.md section 9): statement_timeout,
+# Part 1. Every mojob call can be canceled (README.md, "Guarantees"): statement_timeout,
 # pg_cancel_backend and pg_terminate_backend end it within a second,
 # however hostile its arguments.
 #

@@ -1,5 +1,5 @@
-# A data-only restore made with triggers disabled (DESIGN.md section 9,
-# README "Backup and restore"): pg_dump --data-only --disable-triggers
+# A data-only restore made with triggers disabled (README.md,
+# "Guarantees", "A data-only restore"): pg_dump --data-only --disable-triggers
 # restored into a new database where the extension was created.
 #
 # mojob.booking (and booking_longest) are not dumped: the node trigger

@@ -1,4 +1,4 @@
-# The acting user is valid text (DESIGN.md section 9): mojob.actor given at
+# The acting user is valid text (README.md, "Guarantees"): mojob.actor given at
 # connection start (PGOPTIONS), which no type input function checks, with a
 # byte invalid in the database encoding is refused (22021) before mojob
 # stores it in created_by or by_user, so every row still dumps and

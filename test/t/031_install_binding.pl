@@ -1,6 +1,6 @@
-# Install-time binding (DESIGN.md section 8: "nothing depends ... on objects
-# another role put in a schema that was on the search_path when the extension
-# was created or updated").
+# Install-time binding (README.md, "Guarantees"): nothing mojob binds depends
+# on objects another role put in a schema that was on the search_path when the
+# extension was created or updated.
 #
 # A view, a column default, a CHECK constraint, an index expression, a
 # statistics object or a function's argument default binds each function
