@@ -16,6 +16,8 @@ SHLIB_LINK   = -lical
 # the end of this file.
 ISOLATION      = $(shell perl scripts/gen-specs.pl --list test/specs)
 ISOLATION_OPTS = --inputdir=test/build --load-extension=btree_gist --load-extension=mojob
+# PGXS's clean removes these only if they are set before it is included.
+EXTRA_CLEAN    = output_iso tmp_check test/build
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -75,6 +77,4 @@ test/build/specs.stamp: $(SPEC_SOURCES) scripts/gen-specs.pl
 	touch $@
 
 installcheck: test/build/specs.stamp
-
-EXTRA_CLEAN = output_iso tmp_check test/build
 # ---- end of isolation specs ----
