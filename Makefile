@@ -9,9 +9,15 @@ OBJS         = src/mojob.o src/state_graph.o src/guard.o src/history.o \
 DATA         = $(wildcard sql/mojob--*.sql)
 SHLIB_LINK   = -lical
 
-# Isolation specs live in test/specs, their expected output in test/expected.
-ISOLATION      = $(basename $(notdir $(wildcard test/specs/*.spec)))
-ISOLATION_OPTS = --inputdir=test --load-extension=btree_gist --load-extension=mojob
+# Isolation specs: their sources live in test/specs (test/specs/README.md),
+# their expected output in test/expected.  scripts/gen-specs.pl writes the
+# specs pg_isolation_regress runs into test/build/specs (one per source and
+# isolation level); test/build/expected is test/expected.  The rules are at
+# the end of this file.
+ISOLATION      = $(shell perl scripts/gen-specs.pl --list test/specs)
+ISOLATION_OPTS = --inputdir=test/build --load-extension=btree_gist --load-extension=mojob
+# PGXS's clean removes these only if they are set before it is included.
+EXTRA_CLEAN    = output_iso tmp_check test/build
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -62,4 +68,13 @@ bench: deps
 	scripts/as-root.sh $(MAKE) install
 	bench/run.sh
 
-EXTRA_CLEAN = output_iso tmp_check
+# ---- isolation specs: generated before installcheck ----
+SPEC_SOURCES = $(wildcard test/specs/*.spec test/specs/include/*)
+
+test/build/specs.stamp: $(SPEC_SOURCES) scripts/gen-specs.pl
+	perl scripts/gen-specs.pl test/specs test/build
+	ln -sfn ../expected test/build/expected
+	touch $@
+
+installcheck: test/build/specs.stamp
+# ---- end of isolation specs ----

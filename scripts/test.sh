@@ -2,7 +2,8 @@
 # make test: run every suite against throwaway clusters; exit non-zero on any failure.
 #
 #   pgTAP (test/pgtap/*.sql) through pg_prove
-#   isolation specs (test/specs/*.spec) through PGXS's pg_isolation_regress
+#   isolation specs (test/specs/*.spec, generated per isolation level into
+#     test/build/specs by make installcheck) through PGXS's pg_isolation_regress
 #   the fuzz suite (test/fuzz/fuzz.pl), a Perl client with DBD::Pg
 #   Perl TAP (test/t/*.pl) with PostgreSQL::Test::Cluster, which starts its own servers
 #
