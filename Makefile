@@ -38,12 +38,18 @@ deps:
 
 # Build with warnings as errors, install, run every suite on throwaway clusters.
 test: deps
+	$(MAKE) check-docs
 	$(MAKE) clean
 	$(MAKE) PG_CFLAGS='$(WERROR_CFLAGS)'
 	@# An extension links with its PostgreSQL symbols unresolved; one of ours must not be.
 	@! nm -D --undefined-only mojob.so | grep ' mojob_' || { echo "mojob.so uses mojob symbols it does not define"; exit 1; }
 	scripts/as-root.sh $(MAKE) install
 	scripts/test.sh
+
+# Nothing cites a document outside the tree; docs/design.md matches src/.
+.PHONY: check-docs
+check-docs:
+	perl scripts/check-docs.pl
 
 # PostgreSQL 15, 17 and 18: build with -Werror and run the suites on each
 # (minutes, and it fetches 17 and 18 once into a cache: not part of make test).

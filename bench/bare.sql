@@ -22,7 +22,7 @@ CREATE TYPE bare.job_state AS ENUM
     ('draft', 'tentative', 'confirmed', 'running', 'completed', 'canceled');
 CREATE TYPE bare.job_priority AS ENUM ('low', 'normal', 'high');
 
--- Recurrences (DESIGN.md section 7) are not benchmarked; the table is here
+-- Recurrences (docs/design.md section 7) are not benchmarked; the table is here
 -- so that job.recurrence_id has the same foreign key as mojob.job's.
 CREATE TABLE bare.recurrence (id bigint PRIMARY KEY);
 

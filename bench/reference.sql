@@ -5,7 +5,7 @@
 -- Schema ref holds the same enums, a job table with the same columns,
 -- constraints and indexes as mojob.job, and a history table like
 -- mojob.job_event.  One BEFORE UPDATE FOR EACH ROW trigger does, per row,
--- what mojob's guard trigger and history writing do for an UPDATE (DESIGN.md
+-- what mojob's guard trigger and history writing do for an UPDATE (docs/design.md
 -- sections 1-3):
 --   * refuses any transition not in the graph (SQLSTATE MJ001),
 --   * applies the edit rules of the state the job is in (MJ002),
@@ -28,7 +28,7 @@ CREATE TYPE ref.job_state AS ENUM
     ('draft', 'tentative', 'confirmed', 'running', 'completed', 'canceled');
 CREATE TYPE ref.job_priority AS ENUM ('low', 'normal', 'high');
 
--- Recurrences (DESIGN.md section 7) are not benchmarked; the table is here
+-- Recurrences (docs/design.md section 7) are not benchmarked; the table is here
 -- so that job.recurrence_id has the same foreign key as mojob.job's.
 CREATE TABLE ref.recurrence (id bigint PRIMARY KEY);
 

@@ -5,7 +5,7 @@
 -- ref.job and its trigger ref.job_guard (transition check, version bump,
 -- history row, NOTIFY mojob) are that file's.
 --
--- What it adds, with DESIGN.md section 4's rules:
+-- What it adds, with docs/design.md section 4's rules:
 --   * ref.resource, like mojob.resource (concurrency, capacity, enabled);
 --   * ref.job_resource, like mojob.job_resource (a job's nodes), plus the
 --     column held: the window a node holds its resource for, set when its

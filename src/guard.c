@@ -602,7 +602,7 @@ refuse_edit(const Row *o, const MojobJobAttrs *a,
 }
 
 /*
- * The edit rules of the state the job is in (DESIGN.md section 1): refuse
+ * The edit rules of the state the job is in (docs/design.md section 1): refuse
  * any change the state does not allow.  "transition" is the state the
  * same statement moves the job to, or -1.
  */
@@ -733,7 +733,7 @@ mojob_refuse_locked(const char *code, const char *holder, TimestampTz until)
 }
 
 /*
- * Edit locks (DESIGN.md section 6): while another user holds the job's
+ * Edit locks (docs/design.md section 6): while another user holds the job's
  * lock, any change by this user is refused (MJ004) -- except taking the
  * lock over (a change of locked_by/locked_until alone, to this user), which
  * is what mojob.lock_job(job, force => true) does.  Time transitions are
@@ -805,7 +805,7 @@ is_start_or_stop(const Row *o, const Row *nw, const MojobJobAttrs *a,
 /*
  * A change of the edit lock by a plain UPDATE (mojob.lock_job and
  * unlock_job make one too): the holder is the acting user, and the lock
- * lapses within settings.lock_timeout (DESIGN.md section 6).  Only the
+ * lapses within settings.lock_timeout (docs/design.md section 6).  Only the
  * owner may write other values (a restore, a repair).
  */
 static void

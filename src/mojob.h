@@ -18,7 +18,7 @@
 #include "executor/spi.h"
 #include "utils/relcache.h"
 
-/* SQLSTATEs of the design contract (DESIGN.md section 6). */
+/* SQLSTATEs of the design contract (docs/design.md section 6). */
 #define ERRCODE_MOJOB_TRANSITION		MAKE_SQLSTATE('M','J','0','0','1')
 #define ERRCODE_MOJOB_NOT_EDITABLE		MAKE_SQLSTATE('M','J','0','0','2')
 #define ERRCODE_MOJOB_NOT_DELETABLE		MAKE_SQLSTATE('M','J','0','0','3')

@@ -443,7 +443,7 @@ refuse_unresolved(const JobHead *j)
 			 errhint("Give the node a resource, or return the job to tentative with mojob.unconfirm(job) first.")));
 }
 
-/* The rules of the job's state for a node change (DESIGN.md section 1). */
+/* The rules of the job's state for a node change (docs/design.md section 1). */
 static void
 check_node_state(const JobHead *j, const NodeRow *newn)
 {

@@ -30,7 +30,7 @@ PG_FUNCTION_INFO_V1(mojob_action_states);
 PG_FUNCTION_INFO_V1(mojob_action_open);
 PG_FUNCTION_INFO_V1(mojob_time_desc);
 
-/* Per-state rules, indexed by MojobState (DESIGN.md section 1). */
+/* Per-state rules, indexed by MojobState (docs/design.md section 1). */
 const MojobStateInfo mojob_states[MJ_NUM_STATES] = {
 	[MJ_DRAFT] = {"draft", true, false, true, MJ_EDIT_ALL, "upcoming", "#9140D9"},
 	[MJ_TENTATIVE] = {"tentative", true, true, false, MJ_EDIT_ALL, "upcoming", "#F7EC15"},

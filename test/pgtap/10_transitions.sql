@@ -1,4 +1,4 @@
--- The state graph (DESIGN.md section 1): mojob.state_transitions, the state
+-- The state graph (docs/design.md section 1): mojob.state_transitions, the state
 -- colours, and every allowed edge made both by its function and by a plain
 -- UPDATE of mojob.job, with its side effects and its history row.
 BEGIN;

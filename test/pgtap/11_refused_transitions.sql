@@ -1,4 +1,4 @@
--- Every transition not in the graph is refused with MJ001 (DESIGN.md
+-- Every transition not in the graph is refused with MJ001 (docs/design.md
 -- section 1): by a plain UPDATE of mojob.job for every ordered pair of
 -- different states that mojob.state_transitions does not list, and by every
 -- transition function called on a job in a state its edge does not leave

@@ -1,4 +1,4 @@
--- Creating jobs (DESIGN.md sections 1 and 3): the states a job may be
+-- Creating jobs (docs/design.md sections 1 and 3): the states a job may be
 -- created in, by whom; what mojob fills in; the job codes made from
 -- mojob.settings.job_code_pattern; mojob.settings.default_state.
 BEGIN;

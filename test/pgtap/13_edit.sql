@@ -1,4 +1,4 @@
--- What may change in a job in each state (DESIGN.md sections 1 and 2):
+-- What may change in a job in each state (docs/design.md sections 1 and 2):
 -- MJ002 for anything else.  Canceled jobs are read-only; running jobs change
 -- only end_at and post_roll_end (to future instants) and metadata; completed
 -- jobs metadata only; a job's identity never changes; the cancel fields are

@@ -1,4 +1,4 @@
--- Deleting jobs (DESIGN.md sections 1 and 3): draft, completed and canceled
+-- Deleting jobs (docs/design.md sections 1 and 3): draft, completed and canceled
 -- jobs may be deleted, by DELETE or mojob.delete_job; tentative, confirmed
 -- and running ones are refused with MJ003.  History outlives the job.
 BEGIN;

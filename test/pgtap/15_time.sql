@@ -1,4 +1,4 @@
--- Time (DESIGN.md section 2): manual start, stop early, confirming a job
+-- Time (docs/design.md section 2): manual start, stop early, confirming a job
 -- whose start has passed, and mojob.advance(at).  Inside one transaction
 -- now() is fixed, so every job is placed relative to now().
 BEGIN;

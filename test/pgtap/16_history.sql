@@ -1,4 +1,4 @@
--- History (DESIGN.md section 3): one mojob.job_event row per transition,
+-- History (docs/design.md section 3): one mojob.job_event row per transition,
 -- with from, to, cause, the acting user (mojob.actor, else session_user), the
 -- cancel reason and the clock time; written by mojob alone.
 BEGIN;
@@ -137,8 +137,8 @@ SELECT is(pg_temp.history(-1), 'draft>tentative user by restored',
     'the owner of mojob.job_event can insert history, as a restore does');
 
 -- The history is mojob's own record: a role that may only read it still
--- moves jobs, and its transitions are still recorded.  (DESIGN.md leaves the
--- privileges unsaid; "do what a PostgreSQL user would expect".)
+-- moves jobs, and its transitions are still recorded: mojob writes the
+-- history as the owner of its tables (docs/design.md section 8, "Rights").
 CREATE ROLE mj_life_reader;
 GRANT USAGE ON SCHEMA mojob TO mj_life_reader;
 GRANT SELECT, INSERT, UPDATE, DELETE ON mojob.job, mojob.job_resource TO mj_life_reader;

@@ -1,4 +1,4 @@
--- The SQLSTATEs of the life cycle's functions (DESIGN.md section 6): MJ404
+-- The SQLSTATEs of the life cycle's functions (docs/design.md section 6): MJ404
 -- for an unknown job or resource, 22023 for an invalid argument (NULL where
 -- a value is needed, end not after start, an infinite time, a negative roll,
 -- a NULL or repeated resource).  MJ001, MJ002 and MJ003 are pinned in

@@ -1,6 +1,6 @@
--- How the life cycle's errors read (DESIGN.md section 6): "Messages follow
--- PostgreSQL's style: lower case, no final period, with errdetail (what was
--- found) and errhint (what to do)".  One sample of each place that raises.
+-- How the life cycle's errors read (docs/design.md section 6): in
+-- PostgreSQL's style, lower case with no final period, errdetail saying what
+-- was found and errhint what to do.  One sample of each place that raises.
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION mojob CASCADE;

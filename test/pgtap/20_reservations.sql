@@ -1,4 +1,4 @@
--- Reservations (DESIGN.md sections 2, 4 and 6): which jobs hold their
+-- Reservations (docs/design.md sections 2, 4 and 6): which jobs hold their
 -- resources, for which window, how many at once and how much; what a
 -- refusal (MJ005) says and that it changes nothing; every path that books
 -- (functions and plain writes) is checked; releasing by cancel, by the end

@@ -1,4 +1,4 @@
--- A job's nodes (DESIGN.md sections 3, 4 and 6): pool nodes and their
+-- A job's nodes (docs/design.md sections 3, 4 and 6): pool nodes and their
 -- required capabilities, assign_node, confirm with unresolved nodes,
 -- add_resource, remove_resource and swap_resource on jobs in each state,
 -- one resource per job, the bookings that follow, the job's version (not

@@ -1,4 +1,4 @@
--- Changing and deleting resources (DESIGN.md section 4): disabling a
+-- Changing and deleting resources (docs/design.md section 4): disabling a
 -- resource, or lowering its concurrency or capacity, is refused (MJ005,
 -- naming the jobs) when a window that has not ended would be over-booked;
 -- drafts, canceled jobs and windows that have ended never block it; raising

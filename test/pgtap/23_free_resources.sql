@@ -1,5 +1,5 @@
 -- mojob.free_resources(during, pool, capabilities) and
--- mojob.resource_usage(resource, during) (DESIGN.md sections 3 and 4):
+-- mojob.resource_usage(resource, during) (docs/design.md sections 3 and 4):
 -- enabled resources that can take one more booking over the whole window,
 -- in the pool, with every capability; and the peaks of jobs and amount.
 BEGIN;

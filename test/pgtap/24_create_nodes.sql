@@ -1,4 +1,4 @@
--- The nodes mojob.create_job inserts (DESIGN.md sections 3 and 4).  It
+-- The nodes mojob.create_job inserts (docs/design.md sections 3 and 4).  It
 -- writes them directly while mojob.job_resource is as mojob made it, and
 -- with an INSERT when a site has added something an INSERT would apply:
 -- either way the rows, the refusals and everything the site added must be

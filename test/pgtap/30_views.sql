@@ -1,4 +1,4 @@
--- The operations views (DESIGN.md section 3): mojob.jobs and
+-- The operations views (docs/design.md section 3): mojob.jobs and
 -- mojob.job_search (the job's own columns plus has_error, errors and the
 -- resources used now), mojob.ops_board (which board each state is shown on,
 -- in which order, and the action flags each job allows now, checked against
@@ -27,7 +27,7 @@ CREATE FUNCTION pg_temp.code(label text) RETURNS text
 LANGUAGE sql AS $$ SELECT code FROM mojob.job WHERE name = label $$;
 
 -- A job named label in state st from now() + s to now() + e, inserted
--- directly by the table owner (allowed in any state, DESIGN.md section 1),
+-- directly by the table owner (allowed in any state, docs/design.md section 1),
 -- using the resources res (nodes in that order).
 CREATE FUNCTION pg_temp.mk(label text, st mojob.job_state, s interval, e interval,
                            res bigint[] DEFAULT '{}', post interval DEFAULT '0')

@@ -1,4 +1,4 @@
--- The Error overlay (DESIGN.md section 5): each code of mojob.job_errors
+-- The Error overlay (docs/design.md section 5): each code of mojob.job_errors
 -- appears with its cause and goes away with it, at the moment of the query;
 -- every row has a message for a person; and the errors/has_error columns of
 -- mojob.job_search and mojob.jobs say the same as mojob.job_errors.
@@ -31,7 +31,7 @@ LANGUAGE sql AS $$
 $$;
 
 -- A job named label in state st from now() + s to now() + e, inserted
--- directly by the table owner (allowed in any state, DESIGN.md section 1).
+-- directly by the table owner (allowed in any state, docs/design.md section 1).
 CREATE FUNCTION pg_temp.mk(label text, st mojob.job_state, s interval, e interval,
                            res bigint[] DEFAULT '{}')
 RETURNS bigint LANGUAGE plpgsql AS $$

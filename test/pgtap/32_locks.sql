@@ -1,4 +1,4 @@
--- Edit locks (DESIGN.md sections 3 and 6): lock_job gives the acting user
+-- Edit locks (docs/design.md sections 3 and 6): lock_job gives the acting user
 -- (mojob.actor, else session_user) the lock until now() + lock_timeout;
 -- while it is held, another user's change to the job -- by any function,
 -- a change to its nodes, or a plain UPDATE/DELETE -- is refused with MJ004
@@ -32,7 +32,7 @@ CREATE FUNCTION pg_temp.msg(label text, holder text) RETURNS text
 LANGUAGE sql AS $$ SELECT format('job %s is locked by %s', pg_temp.code(label), holder) $$;
 
 -- A job named label in state st from now() + s to now() + e, inserted
--- directly by the table owner (allowed in any state, DESIGN.md section 1).
+-- directly by the table owner (allowed in any state, docs/design.md section 1).
 CREATE FUNCTION pg_temp.mk(label text, st mojob.job_state, s interval, e interval,
                            res bigint[] DEFAULT '{}')
 RETURNS bigint LANGUAGE plpgsql AS $$

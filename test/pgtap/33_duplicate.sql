@@ -1,4 +1,4 @@
--- mojob.duplicate(job, start_at) (DESIGN.md section 3): a new draft with its
+-- mojob.duplicate(job, start_at) (docs/design.md section 3): a new draft with its
 -- own code and the same name, length, rolls, nodes (resource, pool, alias,
 -- amount, required capabilities -- not the nodes a running job has already
 -- released), description, priority and properties, starting at start_at or

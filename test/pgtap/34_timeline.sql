@@ -1,4 +1,4 @@
--- The timeline (DESIGN.md section 3): mojob.timeline draws a known schedule
+-- The timeline (docs/design.md section 3): mojob.timeline draws a known schedule
 -- as text for psql -- an axis, a ruler, one line per resource with a bar per
 -- booking marked by its state (░ tentative, ▓ confirmed, █ running,
 -- ▒ completed; a digit where bookings overlap), and a legend -- and
@@ -20,7 +20,7 @@ INSERT INTO mojob.resource (id, name, concurrency) VALUES
 
 -- A job named label in state st over [s, e) with rolls pre and post,
 -- holding the resources res; inserted directly by the table owner (any
--- state, DESIGN.md section 1), so the bookings are exactly these.
+-- state, docs/design.md section 1), so the bookings are exactly these.
 CREATE FUNCTION pg_temp.mk(label text, st mojob.job_state, s timestamptz, e timestamptz,
                            res bigint[], pre interval DEFAULT '0', post interval DEFAULT '0')
 RETURNS bigint LANGUAGE plpgsql AS $$

@@ -1,4 +1,4 @@
--- Recurring jobs, the rules (DESIGN.md section 7): RFC 5545 rules expanded
+-- Recurring jobs, the rules (docs/design.md section 7): RFC 5545 rules expanded
 -- by libical from the template's start, in the recurrence's time zone --
 -- daily, weekly with BYDAY, monthly by BYMONTHDAY, COUNT (the template is
 -- the first occurrence) and UNTIL (an instant in UTC, inclusive) -- as exact
@@ -64,7 +64,7 @@ END
 $$;
 
 -- A job named label in state st from now() + s to now() + e, inserted
--- directly by the table owner (allowed in any state, DESIGN.md section 1).
+-- directly by the table owner (allowed in any state, docs/design.md section 1).
 CREATE FUNCTION pg_temp.mk(label text, st mojob.job_state, s interval, e interval)
 RETURNS bigint LANGUAGE sql AS $$
     INSERT INTO mojob.job (name, state, pre_roll_start, start_at, end_at, post_roll_end, canceled_at)

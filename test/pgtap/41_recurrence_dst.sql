@@ -1,4 +1,4 @@
--- Recurring jobs across daylight-saving changes (DESIGN.md section 7 and
+-- Recurring jobs across daylight-saving changes (docs/design.md section 7 and
 -- the header of src/recurrence.c): a rule is expanded in wall-clock time in
 -- the recurrence's time zone, so a 20:00 show stays at 20:00 local time --
 -- in Europe/Brussels 19:00 UTC in winter and 18:00 UTC in summer, in

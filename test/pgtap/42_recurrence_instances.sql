@@ -1,4 +1,4 @@
--- Recurring jobs, the instances (DESIGN.md sections 5 and 7): every further
+-- Recurring jobs, the instances (docs/design.md sections 5 and 7): every further
 -- occurrence becomes a job with the template's name, length, rolls, nodes
 -- (resource, pool, alias, amount, required capabilities), description,
 -- priority and properties, in the template's state (a tentative one booking

@@ -1,4 +1,4 @@
--- Canceling a recurrence (DESIGN.md section 7) and the view
+-- Canceling a recurrence (docs/design.md section 7) and the view
 -- mojob.recurrences: mojob.cancel_recurrence(recurrence, reason) cancels the
 -- tentative and confirmed instances that have not started (with the reason,
 -- in their history), deletes the drafts, and leaves started ones (running,

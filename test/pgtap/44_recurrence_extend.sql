@@ -1,4 +1,4 @@
--- Extending recurrences (DESIGN.md section 7):
+-- Extending recurrences (docs/design.md section 7):
 -- mojob.extend_recurrences(at) creates, for every active recurrence, the
 -- instances that have come within its horizon as of "at" -- exactly the
 -- occurrences between the old end of the horizon and at + horizon, no

@@ -1,4 +1,4 @@
--- Hostile input (DESIGN.md sections 2 and 6, README "Reference"): every
+-- Hostile input (docs/design.md sections 2 and 6, README "Reference"): every
 -- argument of every function of schema mojob is checked.
 --
 --   * NULL in each argument of each function that takes arguments, the list

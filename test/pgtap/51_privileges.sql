@@ -1,4 +1,4 @@
--- Privileges (README "Roles", DESIGN.md sections 1, 3 and 8): the README's
+-- Privileges (README "Roles", docs/design.md sections 1, 3 and 8): the README's
 -- role setup, copied exactly, tested with SET ROLE.
 --
 --   * mojob_viewer reads every table and view and every read-only function,

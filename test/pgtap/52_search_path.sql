@@ -1,5 +1,5 @@
--- The caller's search_path (DESIGN.md section 8: "nothing depends on the
--- caller's search_path"): a caller whose search_path puts a hostile schema
+-- The caller's search_path (docs/design.md section 8: nothing depends on the
+-- caller's search_path): a caller whose search_path puts a hostile schema
 -- (and pg_temp) before pg_catalog -- with a now() giving a wrong time,
 -- operators = that are always true, <> always false, wrong < <= > >= && @>
 -- + - ||, wrappers of the functions mojob's queries use, a domain text that

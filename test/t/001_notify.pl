@@ -1,4 +1,4 @@
-# NOTIFY mojob (DESIGN.md section 3): every state change sends a notification
+# NOTIFY mojob (docs/design.md section 3): every state change sends a notification
 # on channel "mojob" with the JSON payload
 #   {"job": id, "code": ..., "from": ..., "to": ..., "at": ...}
 # delivered at commit; nothing is delivered for a transaction, savepoint or

@@ -1,4 +1,4 @@
-# The scheduler (DESIGN.md section 2): with shared_preload_libraries =
+# The scheduler (docs/design.md section 2): with shared_preload_libraries =
 # 'mojob', a "mojob launcher" starts one "mojob scheduler" worker per
 # database of mojob.database; the worker makes the time transitions when
 # they fall due, sleeping until the next due time and woken at commit by a

@@ -1,4 +1,4 @@
-# The scheduler's robustness (DESIGN.md section 2; src/scheduler.c):
+# The scheduler's robustness (docs/design.md section 2; src/scheduler.c):
 #
 #  - mojob.database naming a database that does not exist yet: one log line,
 #    no crash loop, and its jobs advance once it exists with the extension;

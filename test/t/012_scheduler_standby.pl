@@ -1,5 +1,5 @@
-# The scheduler on a streaming standby (DESIGN.md section 2: "doing
-# nothing on a standby"): no mojob process runs there and nothing advances
+# The scheduler on a streaming standby (docs/design.md section 2: no
+# launcher on a standby, one at once after a promotion): no mojob process runs there and nothing advances
 # on it, while its tables and views answer; once promoted, its due jobs
 # advance by time.
 

@@ -1,4 +1,4 @@
-# The scheduler extends recurrences by itself (DESIGN.md section 7): once a
+# The scheduler extends recurrences by itself (docs/design.md section 7): once a
 # day, starting when the worker starts, it calls the same code as
 # mojob.extend_recurrences(), so that the instances that came within a
 # recurrence's horizon are created without anyone calling it.

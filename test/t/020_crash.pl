@@ -1,6 +1,6 @@
-# Data survives a crash (DESIGN.md sections 4 and 8): "a crash (kill -9 of
-# the server) in the middle of reservations leaves every committed booking
-# and history row, and no over-booking".
+# Data survives a crash (docs/design.md sections 4 and 8): a crash (kill -9 of
+# the server) in the middle of reservations loses no committed booking or
+# history row, and leaves no over-booking.
 #
 # Two clients (two psql processes, each its own session) reserve jobs in a
 # loop on a small set of resources -- concurrency 1 to 3, one with a

@@ -1,7 +1,7 @@
-# pg_dump and restore (DESIGN.md section 8): "pg_dump of a database using
-# mojob restores into a new database with plain psql (or pg_restore), with
-# every job, booking and history row, and the restored database enforces
-# the life cycle."
+# pg_dump and restore (docs/design.md section 8): the dump of a database using
+# mojob restores into a new database with plain psql or pg_restore, with
+# every job, node and history row (the bookings rebuilt), and the restored
+# database goes on enforcing every rule.
 #
 # The source database has jobs in every state, made with mojob's functions:
 #   draft      -- with a resource disabled since (RESOURCE_UNAVAILABLE) and

@@ -1,6 +1,6 @@
-# Upgrades (DESIGN.md section 8): "Versioned SQL scripts:
-# sql/mojob--1.0.sql and upgrade scripts sql/mojob--X--Y.sql; ALTER
-# EXTENSION mojob UPDATE keeps all data."
+# Upgrades (docs/design.md section 8, "Versioned scripts"): 1.0 shipped as
+# sql/mojob--1.0.sql; ALTER EXTENSION mojob UPDATE, through the upgrade
+# scripts sql/mojob--X--Y.sql, keeps all data.
 #
 # The versions are discovered from the installed extension
 # (pg_available_extension_versions).  For every version older than the
