@@ -116,6 +116,15 @@ for s in a b; do
     fi
 done
 
+# The extension's own files alike on both sides: any difference measured is
+# the machine's (worth knowing when reading the figures).
+same_source=
+if diff -rq "${src[a]}/src" "${src[b]}/src" >/dev/null 2>&1 && diff -rq "${src[a]}/sql" "${src[b]}/sql" >/dev/null 2>&1 &&
+   cmp -s "${src[a]}/mojob.control" "${src[b]}/mojob.control" && cmp -s "${src[a]}/Makefile" "${src[b]}/Makefile"; then
+    same_source=1
+    bench_log "compare: note: ${name[a]} and ${name[b]} have the same src/, sql/, mojob.control and Makefile"
+fi
+
 # ---------------------------------------------------------------------------
 # The servers: each side its own copy of PostgreSQL's binaries and share
 # directory (the include directory linked: it is only read), with no mojob
@@ -147,8 +156,6 @@ for s in a b; do
     [ -f "$r/usr/lib/postgresql/$pgver/lib/mojob.so" ] && [ -n "${extversion[$s]}" ] ||
         bench_die "${name[$s]} did not install mojob.so and mojob.control into $r"
 done
-cmp -s "${root[a]}/usr/lib/postgresql/$pgver/lib/mojob.so" "${root[b]}/usr/lib/postgresql/$pgver/lib/mojob.so" &&
-    bench_log "compare: note: both sides built the same mojob.so"
 
 # ---------------------------------------------------------------------------
 # The runs.  run SIDE ROUND BENCHMARK: the benchmark script of this tree,
@@ -233,6 +240,9 @@ done)
     echo "- **Machine:** $cpu, $(nproc) cores, $mem, $os, Linux $(uname -r)${virt:+, virtualized ($virt)}; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- **Server:** $server, one private copy per side, a throwaway cluster per run (ports ${port[a]} and ${port[b]}, the scheduler's $((port[a] + 1)) and $((port[b] + 1)))"
     echo "- **Runs:** $rounds of each benchmark per side, in the order BASE HEAD, HEAD BASE, ... (benchmarks: ${benchmarks[*]})"
+    if [ -n "$same_source" ]; then
+        echo "- **The same extension on both sides** (src/, sql/, mojob.control and Makefile alike): every difference below is the machine's noise"
+    fi
     echo
     echo "Median of each side's runs.  *Change* is HEAD's time against BASE's: for a"
     echo "figure where higher is better (a throughput, or a ratio with mojob's time"
