@@ -30,7 +30,7 @@ $(OBJS): $(wildcard src/*.h)
 # The warnings CI builds with; a warning fails the build.
 WERROR_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 
-.PHONY: deps test test-versions demo demo-stop bench timeline-png
+.PHONY: deps test test-versions demo demo-stop bench bench-compare timeline-png
 
 # Install what is missing (Debian packages), as root or through sudo.
 deps:
@@ -73,6 +73,12 @@ bench: deps
 	$(MAKE)
 	scripts/as-root.sh $(MAKE) install
 	bench/run.sh
+
+# Two versions benchmarked against each other, interleaved, each built into a
+# private copy of PostgreSQL (nothing is installed on the machine):
+#   make bench-compare BASE=<rev> [HEAD=<rev>]   (HEAD: the working tree by default)
+bench-compare: deps
+	BASE='$(BASE)' HEAD='$(HEAD)' bench/compare.sh
 
 # ---- isolation specs: generated before installcheck ----
 SPEC_SOURCES = $(wildcard test/specs/*.spec test/specs/include/*)

@@ -247,3 +247,8 @@ echo '```'
     printf '1. bulk transitions\tmojob'"'"'s time ≤ 1.25 × bare'"'"'s\t%s ×\t%s\n' "$vs_bare" "$(goal "$vs_bare" '<=' 1.25)"
     printf '1. bulk transitions\tref'"'"'s time ≥ 1.8 × mojob'"'"'s\t%s ×\t%s\n' "$ref_vs" "$(goal "$ref_vs" '>=' 1.8)"
 } >>"${BENCH_GOALS:-/dev/null}"
+
+# For compare.sh: the headline figures.
+bench_ratio bulk.mojob_x_bare "$(ratio4 "${m[mojob.both]}" "${m[bare.both]}")" lower
+bench_ratio bulk.ref_x_mojob "$(ratio4 "${m[ref.both]}" "${m[mojob.both]}")" higher
+bench_ratio bulk.mojob_ms "${m[mojob.both]}" lower

@@ -178,3 +178,7 @@ echo '```'
 
 printf '2. single-row edits\tmojob'"'"'s throughput ≥ 0.95 × bare'"'"'s\t%s ×\t%s\n' "$vs_bare" "$(goal "$vs_bare" '>=' 0.95)" \
     >>"${BENCH_GOALS:-/dev/null}"
+
+# For compare.sh: the headline figures.
+bench_ratio edits.mojob_x_bare "$(ratio4 "${m[bare]}" "${m[mojob]}")" higher
+bench_ratio edits.mojob_us "${m[mojob]}" lower

@@ -298,11 +298,27 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.2f\n", a / b }'
 }
 
+# ratio4 A B: A / B to four decimals (for bench_ratio: a change of a few
+# percent must not vanish in the rounding).
+ratio4() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.4f\n", a / b }'
+}
+
 # goal VALUE OP LIMIT: "met" or "**missed**" (OP is <= or >=).
 goal() {
     awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
         ok = (op == "<=") ? (v <= l) : (v >= l)
         print ok ? "met" : "**missed**" }'
+}
+
+# bench_ratio NAME VALUE BETTER: one headline figure of the benchmark, for
+# bench/compare.sh, as a line "@ratio NAME VALUE BETTER" on stderr (with the
+# progress, so that the Markdown on stdout stays as it is).  BETTER says
+# which way is faster: "lower" (a time, a time ratio) or "higher" (a
+# throughput, a ratio with mojob's time below the line).  A figure the
+# extension under test cannot give is simply not printed.
+bench_ratio() {
+    echo "@ratio $1 $2 $3" >&2
 }
 
 # Rounds and durations, shortened by BENCH_QUICK=1.

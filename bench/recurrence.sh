@@ -116,3 +116,7 @@ EOF
     printf '6. recurring jobs\tmake_recurring, daily for a year on 3 resources ≤ 100 ms\t%s ms\t%s\n' \
         "$make_p50" "$(goal "$make_p50" '<=' 100)"
 } >>"${BENCH_GOALS:-/dev/null}"
+
+# For compare.sh: the headline figures.
+bench_ratio rec.make_recurring_ms "$make_p50" lower
+bench_ratio rec.extend_ms_per_instance "$(awk -v a="$ext_ms" -v b="$made" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "nan" }')" lower

@@ -711,3 +711,14 @@ EOF
     printf '3. reservations\tstorm: over-booked instants (3 isolation levels)\t%s\t%s\n' "$overbooked" "$(goal "$overbooked" '<=' 0)"
     printf '3. reservations\tstorm: deadlocks (40P01)\t%s\t%s\n' "$deadlocks" "$(goal "$deadlocks" '<=' 0)"
 } >>"${BENCH_GOALS:-/dev/null}"
+
+# For compare.sh: the headline figures (the storm's are counts of faults,
+# not speed).
+bench_ratio res.large_x_small "$(ratio4 "${m[small.mojob]}" "${m[large.mojob]}")" higher
+bench_ratio res.tentative_large_x_small "$(ratio4 "${m[small.mojob_tentative]}" "${m[large.mojob_tentative]}")" higher
+bench_ratio res.mojob_x_ref_large "$(ratio4 "${m[large.ref_generic]}" "${m[large.mojob]}")" higher
+bench_ratio res.mojob_x_ref_small "$(ratio4 "${m[small.ref_generic]}" "${m[small.mojob]}")" higher
+bench_ratio res.tentative_x_ref_large "$(ratio4 "${m[large.ref_tentative]}" "${m[large.mojob_tentative]}")" higher
+bench_ratio res.tentative_x_ref_small "$(ratio4 "${m[small.ref_tentative]}" "${m[small.mojob_tentative]}")" higher
+bench_ratio res.mojob_us_large "${m[large.mojob]}" lower
+bench_ratio res.mojob_us_small "${m[small.mojob]}" lower

@@ -95,7 +95,9 @@ mv "$work/stamped.md" "$work/RESULTS.md"
 # (with the run each names under its title; one from an older file that
 # names none is given the run of that file's header), and the header says
 # so.  Sections and goal rows are matched by their number ("## 4. ...",
-# "| 4. ... |").
+# "| 4. ... |").  A section of the old file without a number after the
+# numbered ones (a comparison written by compare.sh, a note) is kept, at
+# the end.
 if [ -n "${BENCH_ONLY:-}" ] && [ "$results" != - ] && [ -f "$results" ]; then
     awk -v only="$BENCH_ONLY" '
         function row_num(l,   w) { split(substr(l, 3), w, "."); return w[1] + 0 }
@@ -110,6 +112,7 @@ if [ -n "${BENCH_ONLY:-}" ] && [ "$results" != - ] && [ -f "$results" ]; then
                 for (i = 1; i <= n[g]; i++) {
                     l = line[g, i]
                     if (l ~ /^## [0-9]+\. /) { split(l, w, " "); sec = w[2] + 0 }
+                    else if (g == 1 && sec >= 0 && l ~ /^## /) sec = 100 + (++extra)
                     if (sec < 0 && l ~ /^\| [0-9]+\. /) {
                         if (g == 2 || !(row_num(l) in renew)) rows[row_num(l)] = rows[row_num(l)] l "\n"
                     } else if (sec >= 0 && (g == 2 || !(sec in renew))) {
@@ -134,7 +137,7 @@ if [ -n "${BENCH_ONLY:-}" ] && [ "$results" != - ] && [ -f "$results" ]; then
                 if (l ~ /^\|---\|---\|---:\|---\|$/) break
             }
             for (k = 0; k < 100; k++) if (k in rows) printf "%s", rows[k]
-            for (k = 0; k < 100; k++) if (k in body) { sub(/\n+$/, "\n", body[k]); printf "\n%s", body[k] }
+            for (k = 0; k < 100 + extra + 1; k++) if (k in body) { sub(/\n+$/, "\n", body[k]); printf "\n%s", body[k] }
         }
     ' "$results" "$work/RESULTS.md" >"$work/merged.md"
     mv "$work/merged.md" "$work/RESULTS.md"

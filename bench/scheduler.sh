@@ -424,3 +424,9 @@ echo '```'
     printf '4. scheduler\tlateness p99 ≤ 10 ms (table mostly confirmed jobs ahead)\t%s ms\t%s\n' "$l99c" "$(goal "$l99c" '<=' 10)"
     printf '4. scheduler\tcatch-up: mojob.advance() ≤ 1.25 × bare'"'"'s time\t%s ×\t%s\n' "$vs_bare" "$(goal "$vs_bare" '<=' 1.25)"
 } >>"${BENCH_GOALS:-/dev/null}"
+
+# For compare.sh: the headline figures.
+bench_ratio sched.lateness_p99_facility_ms "$l99" lower
+bench_ratio sched.lateness_p99_confirmed_ms "$l99c" lower
+bench_ratio sched.catchup_x_bare "$(ratio4 "$m_mojob" "$m_bare")" lower
+bench_ratio sched.catchup_ms "$m_mojob" lower

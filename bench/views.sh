@@ -406,3 +406,12 @@ done
     printf '5. views\t(c) without the lower bound (all jobs starting before now + 24 h, START_MISSED too): p50 ≤ 10 ms\t%s ms\t%s\n' "${p50[c_nolower]}" "$(goal "${p50[c_nolower]}" '<=' 10)"
     printf '5. views\t(d) board errors: no seq. scan of mojob.job\t%s seq. scans\t%s\n' "$seq_d" "$( [ "$seq_d" = 0 ] && echo met || echo '**missed**')"
 } >>"${BENCH_GOALS:-/dev/null}"
+
+# For compare.sh: the headline figures (p50, prepared, ms), and the board
+# over the same rows read from a plain table (its floor on this machine).
+bench_ratio views.a_ms "${p50[a]}" lower
+bench_ratio views.a_x_rows "$(ratio4 "${p50[a]}" "${p50[a_rows]}")" lower
+bench_ratio views.b_ms "${p50[b]}" lower
+bench_ratio views.c_ms "${p50[c]}" lower
+bench_ratio views.c_nolower_ms "${p50[c_nolower]}" lower
+bench_ratio views.d_ms "${p50[d]}" lower
